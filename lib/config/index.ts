@@ -1,0 +1,5 @@
+export * from './defaults';
+export * from './errors';
+export * from './loader';
+export * from './platform';
+export * from './schema';

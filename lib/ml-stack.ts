@@ -1,0 +1,27 @@
+import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+
+export interface MlStackProps extends StackProps {
+  /** Availability zones from config, so synth never asks AWS for them. */
+  readonly availabilityZones: readonly string[];
+  /** Tags for every resource in the stack. */
+  readonly tags: Record<string, string>;
+}
+
+/**
+ * Base of every stack in the app: a fixed environment whose availability zones come from
+ * config (an env-specific stack would otherwise look them up with AWS calls during synth).
+ */
+export abstract class MlStack extends Stack {
+  private readonly zones: string[];
+
+  constructor(scope: Construct, id: string, props: MlStackProps) {
+    super(scope, id, props);
+    this.zones = [...props.availabilityZones];
+    for (const [key, value] of Object.entries(props.tags)) Tags.of(this).add(key, value);
+  }
+
+  override get availabilityZones(): string[] {
+    return this.zones;
+  }
+}
