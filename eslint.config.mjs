@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bin/**', 'test/**', 'training/**'],
+    files: ['bin/**', 'scripts/**', 'test/**', 'training/**'],
     rules: { 'no-console': 'off' },
   },
 );

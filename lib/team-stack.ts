@@ -28,7 +28,7 @@ export class TeamStack extends MlStack {
       description: `ML platform environment of team ${config.team}, stage ${config.stage} (from ${config.sourceFile.split(/[\\/]/).join('/')})`,
       tags: teamTags(config),
     });
-    this.addDependency(props.platform);
+    this.addStackDependency(props.platform);
 
     this.dataLake = new DataLake(this, 'DataLake', {
       removalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

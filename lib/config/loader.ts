@@ -73,7 +73,7 @@ export function parseTeamFile(
         file,
         path: '',
         message: `invalid YAML: ${e.message.split('\n')[0]}`,
-        line: e.linePos?.[0].line,
+        line: lineCounter.linePos(e.pos[0]).line,
       })),
     };
   }
@@ -131,7 +131,7 @@ function toProblems(
     {
       file,
       path: base.join('.'),
-      message: missing ? 'is required' : issue.message.replace(/^Invalid input: /, ''),
+      message: missing ? 'is required' : issue.message.replace(/^Invalid (input|option): /, ''),
       line: lineOf(doc, lines, base, false),
     },
   ];

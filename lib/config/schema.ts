@@ -15,6 +15,12 @@ const positiveDays = z.number().int().positive().max(36500);
 
 const email = z.email({ error: 'must be an email address' });
 
+/** An error message for a field, with "is required" when the field is absent. */
+const required =
+  (message: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? 'is required' : message;
+
 export const dataLakeSchema = z.strictObject({
   /** A dev stage whose data may be destroyed with the stack (buckets emptied and deleted). */
   throwaway: z.boolean().optional(),
@@ -104,21 +110,23 @@ export const teamFileSchema = z
   .strictObject({
     /** Team name: DNS-safe, used in stack, resource and namespace names. */
     team: z
-      .string({ error: 'is required (a lowercase name like "fraud")' })
+      .string({ error: required('must be a lowercase name like "fraud"') })
       .regex(
         /^[a-z][a-z0-9-]{1,19}$/,
         'must be 2-20 characters: lowercase letters, digits and dashes, starting with a letter',
       ),
-    stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(', ')}` }),
+    stage: z.enum(STAGES, { error: required(`must be one of ${STAGES.join(', ')}`) }),
     account: z
-      .string({ error: 'must be a 12-digit AWS account id in quotes, like "123456789012"' })
+      .string({
+        error: required('must be a 12-digit AWS account id in quotes, like "123456789012"'),
+      })
       .regex(/^\d{12}$/, 'must be a 12-digit AWS account id, like "123456789012"'),
     region: z
-      .string({ error: 'must be an AWS region like "eu-west-1"' })
+      .string({ error: required('must be an AWS region like "eu-west-1"') })
       .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'must be an AWS region like "eu-west-1"'),
     availabilityZones: z
       .array(z.string().regex(/^[a-z0-9-]+[a-z]$/, 'must be an availability zone name'), {
-        error: 'must be a list of availability zone names',
+        error: required('must be a list of availability zone names'),
       })
       .min(2, 'must list at least 2 availability zones (EKS and HA need two)')
       .max(6),
@@ -160,6 +168,17 @@ export const teamFileSchema = z
         code: 'custom',
         path: ['dataLake', 'rawObjectLock'],
         message: 'cannot be combined with throwaway: locked objects cannot be deleted',
+      });
+    }
+    const lifecycle = file.dataLake?.lifecycle;
+    if (
+      lifecycle?.rawGlacierDays !== undefined &&
+      lifecycle.rawGlacierDays <= (lifecycle.intelligentTieringDays ?? 30)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataLake', 'lifecycle', 'rawGlacierDays'],
+        message: `must be greater than intelligentTieringDays (${lifecycle.intelligentTieringDays ?? 30})`,
       });
     }
     const { minReplicas, maxReplicas } = file.serving ?? {};

@@ -1,0 +1,54 @@
+/**
+ * Synth time of the real CLI (`cdk synth`) for 1 team versus N generated teams, in the same
+ * run so the ratio is meaningful on a shared machine. Usage: npm run bench:synth [-- N]
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+
+const teams = Number(process.argv[2] ?? 20);
+const regions = ['eu-west-1', 'us-east-1'];
+
+function teamsDir(count: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mlp-bench-${count}-`));
+  for (let i = 0; i < count; i++) {
+    const region = regions[i % regions.length];
+    fs.writeFileSync(
+      path.join(dir, `team-${i}.yaml`),
+      stringify({
+        team: `team-${i}`,
+        stage: (['dev', 'staging', 'prod'] as const)[i % 3],
+        account: '111111111111',
+        region,
+        availabilityZones: [`${region}a`, `${region}b`],
+        costCenter: `cc-${i}`,
+        owners: ['lead@example.com'],
+        alarmEmails: ['oncall@example.com'],
+      }),
+    );
+  }
+  return dir;
+}
+
+function timeSynth(dir: string): number {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-bench-out-'));
+  const start = process.hrtime.bigint();
+  execFileSync('npx', ['cdk', 'synth', '--quiet', '-o', out, '-c', `teamsDir=${dir}`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const stacks = fs.readdirSync(out).filter((f) => f.endsWith('.template.json')).length;
+  console.error(`  ${path.basename(dir)}: ${stacks} stacks in ${seconds.toFixed(1)} s`);
+  return seconds;
+}
+
+const one = timeSynth(teamsDir(1));
+const many = timeSynth(teamsDir(teams));
+console.log('| teams | synth (s) | per team (s) | vs 1 team |');
+console.log('| ---: | ---: | ---: | ---: |');
+console.log(`| 1 | ${one.toFixed(1)} | ${one.toFixed(1)} | 1.0x |`);
+console.log(
+  `| ${teams} | ${many.toFixed(1)} | ${(many / teams).toFixed(2)} | ${(many / one).toFixed(1)}x |`,
+);

@@ -1,0 +1,237 @@
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import {
+  ConfigError,
+  derivePlatforms,
+  loadAppConfig,
+  loadTeamConfigs,
+  parseTeamFile,
+} from '../../lib/config';
+import { teamConfig, teamFile, writeTeamsDir } from '../helpers/teams';
+
+function problemsOf(text: string): string[] {
+  const result = parseTeamFile('teams/bad.yaml', text);
+  if (!('problems' in result)) throw new Error('expected the file to be rejected');
+  return result.problems.map((p) => `${p.line ?? '-'} ${p.path}: ${p.message}`);
+}
+
+const omit = (key: string) => {
+  const f = teamFile();
+  delete f[key];
+  return stringify(f);
+};
+
+describe('team file validation', () => {
+  // Each row: a bad file, and the exact problem (line, field path, message) it must produce.
+  const cases: [string, string, string][] = [
+    ['missing team', omit('team'), '- team: is required'],
+    ['missing account', omit('account'), '- account: is required'],
+    [
+      'account as a number',
+      stringify(teamFile({ account: 222222222222 })),
+      '3 account: must be a 12-digit AWS account id in quotes, like "123456789012"',
+    ],
+    [
+      'account too short',
+      stringify(teamFile({ account: '12345' })),
+      '3 account: must be a 12-digit AWS account id, like "123456789012"',
+    ],
+    [
+      'bad region',
+      stringify(teamFile({ region: 'mars-north-1x' })),
+      '4 region: must be an AWS region like "eu-west-1"',
+    ],
+    [
+      'empty AZ list',
+      stringify(teamFile({ availabilityZones: [] })),
+      '5 availabilityZones: must list at least 2 availability zones (EKS and HA need two)',
+    ],
+    [
+      'AZ outside the region',
+      stringify(teamFile({ availabilityZones: ['us-east-1a', 'eu-west-1b'] })),
+      '7 availabilityZones.1: "eu-west-1b" is not in region us-east-1',
+    ],
+    [
+      'duplicate AZ',
+      stringify(teamFile({ availabilityZones: ['us-east-1a', 'us-east-1a'] })),
+      '6 availabilityZones: lists an availability zone twice',
+    ],
+    [
+      'bad stage',
+      stringify(teamFile({ stage: 'production' })),
+      '2 stage: must be one of dev, staging, prod',
+    ],
+    [
+      'bad team name',
+      stringify(teamFile({ team: 'Fraud_Team' })),
+      '1 team: must be 2-20 characters: lowercase letters, digits and dashes, starting with a letter',
+    ],
+    [
+      'unknown top-level key',
+      stringify(teamFile({ dataLak: {} })),
+      '13 dataLak: is not a known field (check the spelling; unknown fields are errors)',
+    ],
+    [
+      'unknown nested key',
+      stringify(teamFile({ dataLake: { lifecycle: { noncurrentDays: 3 } } })),
+      '15 dataLake.lifecycle.noncurrentDays: is not a known field (check the spelling; unknown fields are errors)',
+    ],
+    [
+      'wrong type nested',
+      stringify(teamFile({ dataLake: { lifecycle: { noncurrentVersionDays: 'ten' } } })),
+      '15 dataLake.lifecycle.noncurrentVersionDays: expected number, received string',
+    ],
+    [
+      'bad email',
+      stringify(teamFile({ alarmEmails: ['not-an-email'] })),
+      '12 alarmEmails.0: must be an email address',
+    ],
+    [
+      'throwaway outside dev',
+      stringify(teamFile({ stage: 'prod', dataLake: { throwaway: true } })),
+      '14 dataLake.throwaway: is only allowed for stage dev (this file is stage prod): data is never thrown away elsewhere',
+    ],
+    [
+      'throwaway with object lock',
+      stringify(
+        teamFile({
+          dataLake: { throwaway: true, rawObjectLock: { mode: 'governance', days: 30 } },
+        }),
+      ),
+      '16 dataLake.rawObjectLock: cannot be combined with throwaway: locked objects cannot be deleted',
+    ],
+    [
+      'bad object lock mode',
+      stringify(teamFile({ dataLake: { rawObjectLock: { mode: 'strict', days: 30 } } })),
+      '15 dataLake.rawObjectLock.mode: expected one of "governance"|"compliance"',
+    ],
+    [
+      'glacier before tiering',
+      stringify(teamFile({ dataLake: { lifecycle: { rawGlacierDays: 10 } } })),
+      '15 dataLake.lifecycle.rawGlacierDays: must be greater than intelligentTieringDays (30)',
+    ],
+    [
+      'min replicas above max',
+      stringify(teamFile({ serving: { minReplicas: 5, maxReplicas: 2 } })),
+      '15 serving.maxReplicas: must be >= serving.minReplicas (5)',
+    ],
+    [
+      'bad CIDR',
+      stringify(teamFile({ network: { cidr: '10.0.0.0/8' } })),
+      '14 network.cidr: must be an IPv4 CIDR from /16 to /24',
+    ],
+    [
+      'invalid YAML',
+      'team: [unclosed\n',
+      '2 : invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
+    ['empty file', '', '- : must be a YAML mapping of fields (is it empty?)'],
+  ];
+
+  test.each(cases)('fails on %s', (_name, text, expected) => {
+    expect(problemsOf(text)).toContain(expected);
+  });
+
+  test('reports every problem of a file at once', () => {
+    const problems = problemsOf(
+      stringify(teamFile({ account: 'x', region: 'y', costCenter: '', extra: 1 })),
+    );
+    expect(problems.map((p) => p.split(':')[0].split(' ')[1])).toEqual(
+      expect.arrayContaining(['account', 'region', 'costCenter', 'extra']),
+    );
+  });
+});
+
+describe('loading a folder of team files', () => {
+  test('loads files sorted by name and applies stage defaults', () => {
+    const dir = writeTeamsDir({
+      'b.yaml': teamFile({ team: 'search', stage: 'prod' }),
+      'a.yml': teamFile({ team: 'fraud', stage: 'dev' }),
+      'notes.txt': 'ignored',
+    });
+    const [fraud, search] = loadTeamConfigs(dir);
+    expect([fraud.team, search.team]).toEqual(['fraud', 'search']);
+    expect(fraud).toMatchObject({ retainData: true, terminationProtection: false });
+    expect(fraud.network.natGateways).toBe(1);
+    expect(search).toMatchObject({ retainData: true, terminationProtection: true });
+    expect(search.network.natGateways).toBe(2);
+    expect(search.dataLake.lifecycle.noncurrentVersionDays).toBe(90);
+    expect(search.serving.minReplicas).toBe(3);
+    expect(Object.isFrozen(search.dataLake.lifecycle)).toBe(true);
+  });
+
+  test('fails on a duplicate team and stage, naming both files', () => {
+    const dir = writeTeamsDir({ 'a.yaml': teamFile(), 'b.yaml': teamFile() });
+    expect(() => loadTeamConfigs(dir)).toThrow(
+      `${path.join(dir, 'b.yaml')}: team "fraud" stage "dev" is already defined in ${path.join(dir, 'a.yaml')}`,
+    );
+  });
+
+  test('fails with every problem of every file in one error', () => {
+    const dir = writeTeamsDir({
+      'a.yaml': teamFile({ account: '1' }),
+      'b.yaml': teamFile({ team: 'x', stage: 'qa' }),
+    });
+    let error: unknown;
+    try {
+      loadTeamConfigs(dir);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(
+      (error as ConfigError).problems.map((p) => `${path.basename(p.file)} ${p.path}`),
+    ).toEqual(['a.yaml account', 'b.yaml team', 'b.yaml stage']);
+    expect((error as Error).message).toMatch(/^Invalid team configuration \(3 problems\):/);
+  });
+
+  test('fails on a missing or empty folder', () => {
+    expect(() => loadTeamConfigs('/nonexistent/teams')).toThrow(/team config folder not found/);
+    expect(() => loadTeamConfigs(writeTeamsDir({}))).toThrow(/no team files/);
+  });
+
+  test('selects by team and stage from CDK context', () => {
+    const dir = writeTeamsDir({
+      'a.yaml': teamFile({ team: 'fraud', stage: 'dev' }),
+      'b.yaml': teamFile({ team: 'fraud', stage: 'prod' }),
+      'c.yaml': teamFile({ team: 'search', stage: 'dev' }),
+    });
+    const ctx = (values: Record<string, string>) => ({
+      tryGetContext: (k: string) => ({ teamsDir: dir, ...values })[k],
+    });
+    const names = (values: Record<string, string>) =>
+      loadAppConfig(ctx(values)).map((t) => `${t.team}/${t.stage}`);
+    expect(names({})).toEqual(['fraud/dev', 'fraud/prod', 'search/dev']);
+    expect(names({ team: 'fraud' })).toEqual(['fraud/dev', 'fraud/prod']);
+    expect(names({ stage: 'dev' })).toEqual(['fraud/dev', 'search/dev']);
+    expect(names({ team: 'fraud', stage: 'prod' })).toEqual(['fraud/prod']);
+    expect(() => names({ team: 'nope' })).toThrow(
+      'no team file matches team=nope (available: fraud/dev, fraud/prod, search/dev)',
+    );
+  });
+
+  test('the shipped example team file is valid', () => {
+    const [example] = loadTeamConfigs(path.join(__dirname, '..', '..', 'config', 'teams'));
+    expect(example).toMatchObject({ team: 'example', stage: 'dev', retainData: false });
+  });
+});
+
+describe('platforms per account and region', () => {
+  test('teams in one account and region share a platform; prod makes it highly available', () => {
+    const [platform] = derivePlatforms([
+      teamConfig({ team: 'alpha', stage: 'dev' }),
+      teamConfig({ team: 'beta', stage: 'prod' }),
+    ]);
+    expect(platform.teams.map((t) => t.team)).toEqual(['alpha', 'beta']);
+    expect(platform.natGateways).toBe(2);
+    expect(platform.terminationProtection).toBe(true);
+  });
+
+  test('fails when teams sharing a network disagree on its availability zones', () => {
+    const a = teamConfig({ team: 'alpha' });
+    const b = teamConfig({ team: 'beta', availabilityZones: ['us-east-1a', 'us-east-1c'] });
+    expect(() => derivePlatforms([a, b])).toThrow(
+      'test.yaml: availabilityZones: must match test.yaml (us-east-1a, us-east-1b): teams in account 222222222222 us-east-1 share one network',
+    );
+  });
+});

@@ -1,0 +1,100 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildApp, teamConfig } from '../helpers/teams';
+import { reviewTemplate } from '../helpers/snapshot';
+
+const STATEFUL = ['AWS::S3::Bucket', 'AWS::KMS::Key'];
+
+function statefulIds(template: Template): string[] {
+  return STATEFUL.flatMap((type) => Object.keys(template.findResources(type))).sort();
+}
+
+describe('TeamStack', () => {
+  test.each(['staging', 'prod'])('retains every bucket and key in %s', (stage) => {
+    const { teams } = buildApp([teamConfig({ stage })]);
+    const template = Template.fromStack(teams[0]);
+    for (const type of STATEFUL) {
+      const resources = Object.values(template.findResources(type));
+      expect(resources.length).toBeGreaterThan(0);
+      for (const r of resources) {
+        expect(r.DeletionPolicy).toBe('Retain');
+        expect(r.UpdateReplacePolicy).toBe('Retain');
+      }
+    }
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  test('a dev stage retains data unless it is marked throwaway', () => {
+    const kept = Template.fromStack(buildApp([teamConfig()]).teams[0]);
+    kept.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    const throwaway = Template.fromStack(
+      buildApp([teamConfig({ dataLake: { throwaway: true } })]).teams[0],
+    );
+    throwaway.resourceCountIs('Custom::S3AutoDeleteObjects', 5);
+  });
+
+  test('prod is termination protected and tagged for cost allocation', () => {
+    const { teams } = buildApp([teamConfig({ stage: 'prod' })]);
+    expect(teams[0].stackName).toBe('mlp-fraud-prod');
+    expect(teams[0].terminationProtection).toBe(true);
+    Template.fromStack(teams[0]).hasResourceProperties('AWS::S3::Bucket', {
+      Tags: Match.arrayWith([
+        { Key: 'ml-platform:cost-center', Value: 'cc-42' },
+        { Key: 'ml-platform:stage', Value: 'prod' },
+        { Key: 'ml-platform:team', Value: 'fraud' },
+      ]),
+    });
+  });
+
+  test('publishes the data lake for tools under the team parameter path', () => {
+    const template = Template.fromStack(buildApp([teamConfig()]).teams[0]);
+    for (const name of ['raw', 'processed', 'features', 'models']) {
+      template.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: `/ml-platform/fraud/dev/data-lake/${name}-bucket`,
+        Type: 'String',
+      });
+    }
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/ml-platform/fraud/dev/data-lake/kms-key-arn',
+    });
+  });
+
+  test('changing harmless fields never replaces a bucket or key', () => {
+    const before = Template.fromStack(buildApp([teamConfig({ stage: 'prod' })]).teams[0]);
+    const after = Template.fromStack(
+      buildApp([
+        teamConfig({
+          stage: 'prod',
+          costCenter: 'cc-99',
+          owners: ['someone-else@example.com'],
+          alarmEmails: ['pager@example.com'],
+          dataLake: { lifecycle: { noncurrentVersionDays: 365, intelligentTieringDays: 60 } },
+          serving: { maxReplicas: 40 },
+          monitoring: { driftThreshold: 0.3 },
+        }),
+      ]).teams[0],
+    );
+    expect(statefulIds(after)).toEqual(statefulIds(before));
+    // Same logical IDs *and* no replacement-forcing property (bucket name, key spec) changed.
+    for (const type of STATEFUL) {
+      const b = before.findResources(type);
+      const a = after.findResources(type);
+      for (const id of Object.keys(b)) {
+        expect(a[id].Properties.BucketName).toEqual(b[id].Properties.BucketName);
+        expect(a[id].Properties.ObjectLockEnabled).toEqual(b[id].Properties.ObjectLockEnabled);
+        expect(a[id].Properties.KeySpec).toEqual(b[id].Properties.KeySpec);
+      }
+    }
+  });
+
+  test('adding another team leaves existing stacks byte-identical', () => {
+    const one = buildApp([teamConfig()]);
+    const two = buildApp([teamConfig(), teamConfig({ team: 'search' })]);
+    expect(Template.fromStack(two.teams[0]).toJSON()).toEqual(
+      Template.fromStack(one.teams[0]).toJSON(),
+    );
+  });
+
+  test('matches the review snapshot', () => {
+    expect(reviewTemplate(buildApp([teamConfig({ stage: 'prod' })]).teams[0])).toMatchSnapshot();
+  });
+});
