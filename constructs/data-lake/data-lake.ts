@@ -1,8 +1,8 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 
 /** The zones of a data lake, in the order data flows through them. */
 export const DATA_ZONES = ['raw', 'processed', 'features', 'models'] as const;
@@ -198,6 +198,28 @@ export class DataLake extends Construct {
     return this.buckets[zone].grantPut(grantee, objectsKeyPattern);
   }
 
+  /**
+   * Acknowledges, on `grantee` only, the cdk-nag wildcard findings that prefix-scoped grants on
+   * this lake produce: the object keys below each granted prefix and the S3/KMS action
+   * families of the grant. Call it with the same zones and prefixes as the grants.
+   */
+  acknowledgeGrants(
+    grantee: IConstruct,
+    grants: readonly { zone: DataZone; prefix: string }[],
+    reason: string,
+  ): void {
+    const stack = Stack.of(this);
+    const ids = grants.map(({ zone, prefix }) => {
+      const logicalId = stack.resolve(
+        stack.getLogicalId(this.buckets[zone].node.defaultChild as CfnElement),
+      );
+      return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${prefix}/*]`;
+    });
+    for (const id of [...ids, ...GRANT_ACTION_FINDINGS]) {
+      Validations.of(grantee).acknowledge({ id, reason });
+    }
+  }
+
   /** Read and write (not delete) in a zone. */
   grantReadWrite(
     zone: DataZone,
@@ -209,6 +231,16 @@ export class DataLake extends Construct {
     );
   }
 }
+
+/** The S3 and KMS action families that read/write grants use (cdk-nag IAM5 findings). */
+const GRANT_ACTION_FINDINGS = [
+  'AwsSolutions-IAM5[Action::s3:GetObject*]',
+  'AwsSolutions-IAM5[Action::s3:GetBucket*]',
+  'AwsSolutions-IAM5[Action::s3:List*]',
+  'AwsSolutions-IAM5[Action::s3:Abort*]',
+  'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+  'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+];
 
 function capitalize(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
