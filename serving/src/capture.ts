@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from './metrics';
+import { s3Sdk } from './store/store';
 
 const gzipAsync = promisify(gzip);
 
@@ -71,7 +72,7 @@ export class Capture {
     try {
       const body = await gzipAsync(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }),
+        new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }),
       );
       this.metrics.captureRecords.inc({ result: 'written' }, records.length);
     } catch (e) {

@@ -22,10 +22,13 @@ export class PredictionMemory {
     this.map.set(id, r);
   }
 
-  take(id: string): Remembered | undefined {
-    const r = this.map.get(id);
-    if (r) this.map.delete(id);
-    return r;
+  get(id: string): Remembered | undefined {
+    return this.map.get(id);
+  }
+
+  /** Feedback is counted once per prediction. */
+  forget(id: string): void {
+    this.map.delete(id);
   }
 
   /** Records a matched outcome; returns the running accuracy for that version. */

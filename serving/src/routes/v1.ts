@@ -118,7 +118,7 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
     async (request, reply) => {
       svc.resolve(request, request.params.name);
       const { prediction_id, actual } = request.body;
-      const remembered = svc.memory.take(prediction_id);
+      const remembered = svc.memory.get(prediction_id);
       reply.code(202);
       if (!remembered) {
         const v = request.served!;
@@ -129,12 +129,14 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
       const labels = { model: remembered.model, version: remembered.version };
       if (remembered.label !== undefined) {
         if (typeof actual !== 'string') throw new ApiError(400, 'wrong_type', 'actual: must be a label string for a classification model');
+        svc.memory.forget(prediction_id);
         const correct = actual === remembered.label;
         svc.metrics.feedback.inc({ ...labels, result: correct ? 'correct' : 'incorrect' });
         svc.metrics.liveAccuracy.set(labels, svc.memory.tally(remembered.version, correct));
         return { matched: true, correct, model_version: remembered.version, request_id: request.id };
       }
       if (typeof actual !== 'number') throw new ApiError(400, 'wrong_type', 'actual: must be a number for a regression model');
+      svc.memory.forget(prediction_id);
       svc.metrics.feedback.inc({ ...labels, result: 'matched' });
       return { matched: true, model_version: remembered.version, request_id: request.id };
     },

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { BundleError } from '../bundle/manifest';
 import type { BundleFiles } from '../bundle/model';
 
@@ -14,6 +14,15 @@ export interface Alias {
  * Where bundles come from. Paths are relative to the source root, which is either a plain
  * bundle folder (has manifest.json) or one model's folder in a store (aliases/ + versions/).
  */
+/**
+ * The AWS SDK is loaded on first use: a service on a local bundle does not pay ~40 MB and
+ * a few hundred ms of cold start for it.
+ */
+export function s3Sdk(): typeof import('@aws-sdk/client-s3') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@aws-sdk/client-s3');
+}
+
 export interface BlobSource {
   readonly description: string;
   /** The object's bytes, or null when it does not exist. */
@@ -52,6 +61,7 @@ export class S3Source implements BlobSource {
   }
   async read(path: string): Promise<Buffer | null> {
     const key = this.prefix ? `${this.prefix}/${path}` : path;
+    const { GetObjectCommand, NoSuchKey } = s3Sdk();
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return Buffer.from(await res.Body!.transformToByteArray());
@@ -64,7 +74,7 @@ export class S3Source implements BlobSource {
 
 export function s3Client(opts: { forcePathStyle: boolean }): S3Client {
   // Region, credentials and AWS_ENDPOINT_URL_S3 come from the standard SDK chain (IRSA in EKS).
-  return new S3Client({ forcePathStyle: opts.forcePathStyle, maxAttempts: 3 });
+  return new (s3Sdk().S3Client)({ forcePathStyle: opts.forcePathStyle, maxAttempts: 3 });
 }
 
 export function openSource(uri: string, opts: { forcePathStyle: boolean }): BlobSource {
