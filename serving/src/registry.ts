@@ -182,10 +182,15 @@ export class ModelRegistry {
     }
   }
 
+  /** Releases a version that no alias points to any more, once its in-flight batches finish. */
   private async retire(entry: ModelEntry): Promise<void> {
     if (entry === this.production || entry === this.candidate?.entry) return;
-    await entry.batcher.idle();
-    await entry.model.release();
+    try {
+      await entry.batcher.idle();
+      await entry.model.release();
+    } catch (e) {
+      this.log.warn({ err: e, version: entry.model.version }, 'releasing a retired model failed');
+    }
   }
 
   /** The version that answers this request: the canary share goes to the candidate. */
