@@ -13,6 +13,7 @@ const ROOT = join(__dirname, '..');
 const BUNDLE = join(ROOT, 'test', 'fixtures', 'churn');
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 5);
 const KEY = 'bench-key-0123456789abcdef';
+const children: ChildProcess[] = [];
 const golden = JSON.parse(readFileSync(join(BUNDLE, 'golden.json'), 'utf8'));
 const instances = golden.cases.map((c: { instance: unknown }) => c.instance);
 const single = JSON.stringify({ instances: [instances[0]] });
@@ -27,10 +28,12 @@ function rssMb(pid: number): { rss: number; peak: number } {
 async function start(cmd: string[], env: Record<string, string>, port: number): Promise<{ proc: ChildProcess; coldStartMs: number }> {
   const t0 = performance.now();
   const proc = spawn(process.execPath, cmd, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: 'ignore' });
+  children.push(proc);
   for (;;) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/v2/health/ready`);
-      if (r.status === 200 || r.status === 404) break; // the bare server has no health route
+      await r.arrayBuffer();
+      if (r.status === 200 || !cmd.includes('dist/server.js')) break; // the bare server has no health route
     } catch {
       // not listening yet
     }
@@ -100,6 +103,10 @@ async function main() {
     console.log(`\ncold start to ready: ${summary.cold_start_to_ready_ms} ms; RSS idle ${summary.rss_idle_mb} MB, after load ${summary.rss_after_load_mb} MB, peak ${summary.rss_peak_mb} MB`);
   }
 }
+
+process.on('exit', () => {
+  for (const p of children) if (p.exitCode === null) p.kill('SIGKILL');
+});
 
 main().catch((e) => {
   console.error(e);

@@ -82,7 +82,7 @@ export class InferenceService {
     for (let n = 0; n < rows; n++) {
       const row = offset + n;
       if (classification) {
-        const c = model.describe(output, row).confidence!;
+        const c = model.confidence(output, row);
         s.confidence.observe(c);
         if (c < LOW_CONFIDENCE) lowConfidence++;
       }

@@ -155,13 +155,18 @@ export class LoadedModel {
     return { label: labels[best]!, probabilities, confidence: out[base + best]! };
   }
 
-  /** The drift-tracked statistic of output row `n`. */
-  tracked(out: Float32Array, n: number): number {
+  /** Classification: max probability of output row `n`. */
+  confidence(out: Float32Array, n: number): number {
     const base = n * this.outputWidth;
-    if (this.trackedColumn !== 'max') return out[base + this.trackedColumn]!;
     let best = out[base]!;
     for (let j = 1; j < this.outputWidth; j++) if (out[base + j]! > best) best = out[base + j]!;
     return best;
+  }
+
+  /** The drift-tracked statistic of output row `n`. */
+  tracked(out: Float32Array, n: number): number {
+    if (this.trackedColumn === 'max') return this.confidence(out, n);
+    return out[n * this.outputWidth + this.trackedColumn]!;
   }
 
   async release(): Promise<void> {

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError, invalidInstances } from '../errors';
+import type { Prediction } from '../bundle/model';
+import { predictionId } from '../feedback';
 import type { InferenceService } from '../inference';
 import { errorResponses, nameParams } from '../schemas';
 
@@ -64,13 +66,20 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
       );
       request.lowConfidence = lowConfidence;
       request.instances = rows;
-      const predictions = new Array(rows);
+      const predictions: Array<Prediction & { id: string }> = new Array(rows);
+      const regression = model.manifest.task === 'regression';
+      const remembered: Array<string | number> = new Array(rows);
       for (let n = 0; n < rows; n++) {
-        const p = model.describe(output, offset + n);
-        const id = `${request.id}.${n}`;
-        svc.memory.remember(id, { model: model.name, version: model.version, label: p.label, value: p.value });
-        predictions[n] = { id, ...p };
+        const p = model.describe(output, offset + n) as Prediction & { id: string };
+        p.id = predictionId(request.id, n);
+        predictions[n] = p;
+        remembered[n] = regression ? p.value! : p.label!;
       }
+      svc.memory.remember(request.id, {
+        model: model.name,
+        version: model.version,
+        ...(regression ? { values: remembered as number[] } : { labels: remembered as string[] }),
+      });
       if (svc.capture?.sampled())
         svc.capture.offer({
           ts: new Date().toISOString(),
@@ -129,14 +138,14 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
       const labels = { model: remembered.model, version: remembered.version };
       if (remembered.label !== undefined) {
         if (typeof actual !== 'string') throw new ApiError(400, 'wrong_type', 'actual: must be a label string for a classification model');
-        svc.memory.forget(prediction_id);
+        svc.memory.forget(remembered.request, remembered.index);
         const correct = actual === remembered.label;
         svc.metrics.feedback.inc({ ...labels, result: correct ? 'correct' : 'incorrect' });
         svc.metrics.liveAccuracy.set(labels, svc.memory.tally(remembered.version, correct));
         return { matched: true, correct, model_version: remembered.version, request_id: request.id };
       }
       if (typeof actual !== 'number') throw new ApiError(400, 'wrong_type', 'actual: must be a number for a regression model');
-      svc.memory.forget(prediction_id);
+      svc.memory.forget(remembered.request, remembered.index);
       svc.metrics.feedback.inc({ ...labels, result: 'matched' });
       return { matched: true, model_version: remembered.version, request_id: request.id };
     },
