@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import swagger from '@fastify/swagger';
+import pino from 'pino';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { type ApiKey, loadKeys, matchKey, presentedKey, RateLimiter } from './auth';
+import { Capture } from './capture';
+import type { Config } from './config';
+import { EmfReporter } from './emf';
+import { ApiError } from './errors';
+import { PredictionMemory } from './feedback';
+import { InferenceService } from './inference';
+import { Metrics } from './metrics';
+import { ModelRegistry } from './registry';
+import { healthRoutes } from './routes/health';
+import { v1Routes } from './routes/v1';
+import { v2Routes } from './routes/v2';
+import { errorSchema } from './schemas';
+import { type BlobSource, openSource, s3Client } from './store/store';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The model version that answered (or will answer) this request. */
+    served: { model: string; version: string } | null;
+    instances: number;
+    lowConfidence: number;
+    inFlight: boolean;
+  }
+  interface FastifyContextConfig {
+    /** Requires an API key (when keys are configured) and applies the rate limit. */
+    auth?: boolean;
+    /** Inference endpoints: counted in the request metrics under this name. */
+    inference?: string;
+  }
+  interface FastifyInstance {
+    /** Readiness goes false; requests are still served until close(). */
+    startDraining(): void;
+    readonly registry: ModelRegistry;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  /** Logger options or false; defaults to JSON logs at config.logLevel with auth headers redacted. */
+  logger?: FastifyServerOptions['logger'];
+  /** Where models come from; defaults to openSource(config.modelSource). */
+  source?: BlobSource;
+  /** S3 client for capture; defaults to one from the standard SDK chain. */
+  s3?: S3Client;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** JSON logs; human-readable only on a terminal, and only where pino-pretty is installed (dev). */
+function prettyOnTty(): { target: string } | undefined {
+  if (!process.stdout.isTTY) return undefined;
+  try {
+    require.resolve('pino-pretty');
+    return { target: 'pino-pretty' };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Buffered stdout (4 KiB): one syscall per ~20 lines instead of one per request, flushed at
+ * least every 250 ms; pino flushes synchronously on exit, so a shutdown's last lines are kept.
+ */
+function bufferedStdout() {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const timer = setInterval(() => {
+    try {
+      stream.flush();
+    } catch {
+      // not open yet, or closing: the next tick or the exit flush writes it
+    }
+  }, 250);
+  timer.unref();
+  return stream;
+}
+
+export function loggerOptions(level: Config['logLevel']): FastifyServerOptions['logger'] {
+  const transport = prettyOnTty();
+  return {
+    level,
+    transport,
+    stream: transport ? undefined : bufferedStdout(),
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]'], censor: '[redacted]' },
+  };
+}
+
+/** Plain body of every error; 5xx details stay in the log. */
+function errorBody(code: string, message: string, requestId: string, extra: Record<string, unknown> = {}) {
+  return { error: message, code, request_id: requestId, ...extra };
+}
+
+/**
+ * Builds the service: plugins, hooks, routes, and the model registry (loaded and self-tested
+ * before this resolves). Never listens: server.ts does, and tests use inject() or listen on
+ * loopback themselves.
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config.logLevel),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { allowUnionTypes: true, coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false } },
+  });
+
+  let draining = false;
+  app.decorate('startDraining', () => {
+    draining = true;
+  });
+  app.decorateRequest('served', null);
+  app.decorateRequest('instances', 0);
+  app.decorateRequest('lowConfidence', 0);
+  app.decorateRequest('inFlight', false);
+
+  const keys: ApiKey[] = loadKeys(config.apiKeys, config.apiKeysFile);
+  if (!keys.length) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
+  const limiter = config.rateLimit ? new RateLimiter(config.rateLimit.rps, config.rateLimit.burst) : null;
+
+  let registry: ModelRegistry | undefined;
+  const metrics = new Metrics({
+    drift: () =>
+      (registry?.loaded() ?? []).flatMap(({ entry }) =>
+        entry.drift.snapshot().map((d) => ({ model: entry.model.name, version: entry.model.version, feature: d.feature, psi: d.psi })),
+      ),
+    aliases: () =>
+      (registry?.loaded() ?? []).map(({ entry, alias, percent }) => ({
+        model: entry.model.name,
+        version: entry.model.version,
+        alias,
+        traffic_percent: percent,
+      })),
+  });
+  const source = opts.source ?? openSource(config.modelSource, { forcePathStyle: config.s3ForcePathStyle });
+  registry = new ModelRegistry(
+    source,
+    {
+      pollIntervalMs: config.pollIntervalMs,
+      retryFailedMs: config.retryFailedMs,
+      batcher: config.batcher,
+      drift: config.drift,
+      intraOpThreads: config.intraOpThreads,
+    },
+    metrics,
+    app.log,
+  );
+  app.decorate('registry', registry);
+  const capture = config.capture
+    ? new Capture(config.capture, opts.s3 ?? s3Client({ forcePathStyle: config.s3ForcePathStyle }), metrics, app.log)
+    : null;
+  const reg = registry;
+  const emf = config.emf
+    ? new EmfReporter(config.emf, app.log, () => {
+        const max = new Map<string, number>();
+        for (const { entry } of reg.loaded())
+          for (const d of entry.drift.snapshot()) {
+            const key = `${entry.model.name}\u0000${entry.model.version}`;
+            max.set(key, Math.max(max.get(key) ?? 0, d.psi));
+          }
+        return max;
+      })
+    : null;
+  const svc = new InferenceService(registry, metrics, new PredictionMemory(config.feedbackCache), capture, emf, config.canaryKeyHeader);
+
+  app.addSchema(errorSchema);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'ML platform inference service', version: '0.1.0', description: 'Open Inference Protocol v2 + a friendly JSON API over ONNX model bundles.' },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+
+  // Only JSON bodies: anything else is a 415, never parsed as text.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (request, reply) => {
+    const cfg = request.routeOptions.config;
+    if (cfg.inference) {
+      request.inFlight = true;
+      metrics.activeRequests.inc();
+    }
+    if (!cfg.auth) return;
+    let keyId = 'anonymous';
+    if (keys.length) {
+      const presented = presentedKey(request.headers);
+      if (!presented) {
+        metrics.authFailures.inc({ reason: 'missing' });
+        reply.header('www-authenticate', 'Bearer');
+        throw new ApiError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key> or x-api-key');
+      }
+      const key = matchKey(keys, presented);
+      if (!key) {
+        metrics.authFailures.inc({ reason: 'invalid' });
+        reply.header('www-authenticate', 'Bearer');
+        throw new ApiError(401, 'unauthorized', 'the API key is not valid');
+      }
+      keyId = key.id;
+    }
+    if (limiter) {
+      const wait = limiter.take(keyId);
+      if (wait > 0) {
+        metrics.rateLimited.inc({ key: keyId });
+        reply.header('retry-after', String(Math.max(1, Math.ceil(wait))));
+        throw new ApiError(429, 'rate_limited', `rate limit of ${config.rateLimit!.rps} requests/s exceeded for this API key`);
+      }
+    }
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const version = request.served?.version ?? registry.productionEntry?.model.version;
+    if (version) reply.header('x-model-version', version);
+  });
+
+  const finish = (request: import('fastify').FastifyRequest, status: number, elapsedMs: number) => {
+    if (!request.inFlight) return;
+    request.inFlight = false;
+    metrics.activeRequests.dec();
+    const endpoint = request.routeOptions.config.inference!;
+    const model = request.served?.model ?? registry.name ?? '';
+    const version = request.served?.version ?? '';
+    metrics.duration.observe({ model, version, endpoint }, elapsedMs / 1000);
+    if (status >= 400) metrics.errors.inc({ model, version, endpoint, code: String(status) });
+    emf?.record(model, version, elapsedMs, status >= 500, request.instances, request.lowConfidence);
+  };
+
+  app.addHook('onResponse', async (request, reply) => {
+    const ms = reply.elapsedTime;
+    finish(request, reply.statusCode, ms);
+    const line = {
+      method: request.method,
+      url: request.url,
+      route: request.routeOptions.url,
+      status: reply.statusCode,
+      latency_ms: Math.round(ms * 1000) / 1000,
+      model_version: request.served?.version,
+      instances: request.instances || undefined,
+    };
+    if (request.routeOptions.config.inference || reply.statusCode >= 400) request.log.info(line, 'request');
+    else request.log.debug(line, 'request');
+  });
+  app.addHook('onRequestAbort', async (request) => finish(request, 499, 0));
+
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`, request.id)),
+  );
+
+  app.setErrorHandler(async (err: FastifyError | ApiError, request, reply) => {
+    const version = request.served?.version;
+    const extra: Record<string, unknown> = version ? { model_version: version } : {};
+    if (err instanceof ApiError) {
+      if (err.details) extra.details = err.details;
+      return reply.code(err.statusCode).send(errorBody(err.code, err.message, request.id, extra));
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      const v = fe.validation[0]!;
+      const where = `${fe.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
+      const param = v.params as Record<string, unknown>;
+      const what =
+        v.keyword === 'additionalProperties'
+          ? `unknown property "${String(param.additionalProperty)}"`
+          : v.keyword === 'required'
+            ? `missing property "${String(param.missingProperty)}"`
+            : (v.message ?? 'is invalid');
+      return reply.code(400).send(errorBody('invalid_request', `${where}: ${what}`, request.id, extra));
+    }
+    const mapped: Record<string, [number, string, string]> = {
+      FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type', 'content-type must be application/json'],
+      FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'bad_content_length', 'content-length does not match the body'],
+      FST_ERR_CTP_BODY_TOO_LARGE: [413, 'body_too_large', `request body is larger than ${config.bodyLimitBytes} bytes`],
+      FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'empty_body', 'the JSON body is empty'],
+      FST_ERR_CTP_INVALID_JSON_BODY: [400, 'malformed_json', 'the body is not valid JSON'],
+    };
+    const known = fe.code ? mapped[fe.code] : undefined;
+    if (known) return reply.code(known[0]).send(errorBody(known[1], known[2], request.id, extra));
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      const code = fe.statusCode === 400 && fe instanceof SyntaxError ? 'malformed_json' : 'bad_request';
+      const message = code === 'malformed_json' ? 'the body is not valid JSON' : fe.message;
+      return reply.code(fe.statusCode).send(errorBody(code, message, request.id, extra));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(errorBody('internal_error', `internal error (request id ${request.id})`, request.id, extra));
+  });
+
+  healthRoutes(app, { registry, metrics, isDraining: () => draining, authMetrics: config.authMetrics && keys.length > 0 });
+  v2Routes(app, svc, { maxBatch: config.maxBatch });
+  v1Routes(app, svc, { maxBatch: config.maxBatch });
+
+  app.addHook('onClose', async () => {
+    emf?.close();
+    await capture?.close();
+    await registry.close();
+  });
+
+  await registry.start();
+  return app;
+}

@@ -1,0 +1,156 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const num = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'must be a number')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+const s3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be s3://bucket[/prefix]');
+
+/**
+ * Every setting of the service, read from the environment once at startup. Each entry is
+ * documented in README.md; a bad value fails startup with the variable name and the reason.
+ */
+const envSchema = z.object({
+  SERVING_MODEL_SOURCE: z
+    .string({ message: 'is required: a bundle folder, a model store folder or s3://bucket/prefix' })
+    .min(1, 'must not be empty'),
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SERVING_POLL_INTERVAL_S: num(0.05, 86400).default(30),
+  SERVING_RETRY_FAILED_S: num(0, 86400).default(300),
+  SERVING_API_KEYS: z.string().optional(),
+  SERVING_API_KEYS_FILE: z.string().min(1).optional(),
+  SERVING_AUTH_METRICS: bool.default(false),
+  SERVING_RATE_LIMIT_RPS: num(0, 1e6).default(0),
+  SERVING_RATE_LIMIT_BURST: num(0, 1e7).optional(),
+  SERVING_MAX_BATCH: int(1, 100000).default(256),
+  SERVING_BODY_LIMIT_BYTES: int(1024, 256 * 1024 * 1024).default(1024 * 1024),
+  SERVING_BATCH_MAX_ROWS: int(1, 1000000).default(1024),
+  SERVING_BATCH_MAX_WAIT_MS: num(0, 1000).default(0),
+  SERVING_CANARY_KEY_HEADER: z.string().regex(/^[a-z0-9-]+$/, 'must be a lowercase header name').default('x-request-key'),
+  SERVING_DRIFT_WINDOW: int(10, 1000000).default(1000),
+  SERVING_DRIFT_MIN_SAMPLES: int(1, 1000000).default(100),
+  SERVING_FEEDBACK_CACHE: int(0, 10000000).default(20000),
+  SERVING_EMF: bool.default(false),
+  SERVING_EMF_NAMESPACE: z.string().min(1).default('MlPlatform/Serving'),
+  SERVING_EMF_INTERVAL_S: num(1, 3600).default(60),
+  SERVING_CAPTURE_URI: s3Uri.optional(),
+  SERVING_CAPTURE_SAMPLE: num(0, 1).default(0),
+  SERVING_CAPTURE_BATCH: int(1, 100000).default(500),
+  SERVING_CAPTURE_MAX_BUFFER: int(1, 1000000).default(5000),
+  SERVING_CAPTURE_FLUSH_S: num(0.05, 3600).default(30),
+  SERVING_S3_FORCE_PATH_STYLE: bool.default(false),
+  SERVING_SHUTDOWN_DELAY_MS: int(0, 600000).default(0),
+  SERVING_SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(25000),
+  SERVING_REQUEST_TIMEOUT_MS: int(0, 600000).default(10000),
+  SERVING_KEEP_ALIVE_TIMEOUT_MS: int(0, 600000).default(65000),
+  SERVING_INTRA_OP_THREADS: int(1, 64).default(1),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  modelSource: string;
+  port: number;
+  host: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  pollIntervalMs: number;
+  retryFailedMs: number;
+  /** Raw API keys from SERVING_API_KEYS (comma separated); hashed by the auth plugin. */
+  apiKeys: string[];
+  apiKeysFile?: string;
+  authMetrics: boolean;
+  rateLimit: { rps: number; burst: number } | null;
+  maxBatch: number;
+  bodyLimitBytes: number;
+  batcher: { maxRows: number; maxWaitMs: number };
+  canaryKeyHeader: string;
+  drift: { window: number; minSamples: number };
+  feedbackCache: number;
+  emf: { namespace: string; intervalMs: number } | null;
+  capture: { uri: string; sample: number; batch: number; maxBuffer: number; flushMs: number } | null;
+  s3ForcePathStyle: boolean;
+  shutdownDelayMs: number;
+  shutdownTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  intraOpThreads: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates the environment; throws ConfigError listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') relevant[key] = v;
+  }
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const given = relevant[key];
+      return `  ${key}: ${i.message}${given === undefined ? '' : ` (given: ${JSON.stringify(given)})`}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.SERVING_CAPTURE_SAMPLE > 0 && !e.SERVING_CAPTURE_URI)
+    throw new ConfigError('invalid configuration:\n  SERVING_CAPTURE_URI: is required when SERVING_CAPTURE_SAMPLE > 0');
+  return Object.freeze({
+    modelSource: e.SERVING_MODEL_SOURCE,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    pollIntervalMs: e.SERVING_POLL_INTERVAL_S * 1000,
+    retryFailedMs: e.SERVING_RETRY_FAILED_S * 1000,
+    apiKeys: (e.SERVING_API_KEYS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+    apiKeysFile: e.SERVING_API_KEYS_FILE,
+    authMetrics: e.SERVING_AUTH_METRICS,
+    rateLimit:
+      e.SERVING_RATE_LIMIT_RPS > 0
+        ? { rps: e.SERVING_RATE_LIMIT_RPS, burst: e.SERVING_RATE_LIMIT_BURST ?? Math.max(1, e.SERVING_RATE_LIMIT_RPS * 2) }
+        : null,
+    maxBatch: e.SERVING_MAX_BATCH,
+    bodyLimitBytes: e.SERVING_BODY_LIMIT_BYTES,
+    batcher: { maxRows: e.SERVING_BATCH_MAX_ROWS, maxWaitMs: e.SERVING_BATCH_MAX_WAIT_MS },
+    canaryKeyHeader: e.SERVING_CANARY_KEY_HEADER,
+    drift: { window: e.SERVING_DRIFT_WINDOW, minSamples: e.SERVING_DRIFT_MIN_SAMPLES },
+    feedbackCache: e.SERVING_FEEDBACK_CACHE,
+    emf: e.SERVING_EMF ? { namespace: e.SERVING_EMF_NAMESPACE, intervalMs: e.SERVING_EMF_INTERVAL_S * 1000 } : null,
+    capture:
+      e.SERVING_CAPTURE_URI && e.SERVING_CAPTURE_SAMPLE > 0
+        ? {
+            uri: e.SERVING_CAPTURE_URI,
+            sample: e.SERVING_CAPTURE_SAMPLE,
+            batch: e.SERVING_CAPTURE_BATCH,
+            maxBuffer: e.SERVING_CAPTURE_MAX_BUFFER,
+            flushMs: e.SERVING_CAPTURE_FLUSH_S * 1000,
+          }
+        : null,
+    s3ForcePathStyle: e.SERVING_S3_FORCE_PATH_STYLE,
+    shutdownDelayMs: e.SERVING_SHUTDOWN_DELAY_MS,
+    shutdownTimeoutMs: e.SERVING_SHUTDOWN_TIMEOUT_MS,
+    requestTimeoutMs: e.SERVING_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.SERVING_KEEP_ALIVE_TIMEOUT_MS,
+    intraOpThreads: e.SERVING_INTRA_OP_THREADS,
+  });
+}

@@ -1,0 +1,94 @@
+import type { FastifyRequest } from 'fastify';
+import type { Capture } from './capture';
+import type { EmfReporter } from './emf';
+import { ApiError } from './errors';
+import type { PredictionMemory } from './feedback';
+import type { Metrics } from './metrics';
+import type { AliasName, ModelEntry, ModelRegistry } from './registry';
+
+/** Below this confidence a prediction counts as low-confidence in EMF metrics. */
+export const LOW_CONFIDENCE = 0.6;
+
+export interface Served {
+  entry: ModelEntry;
+  alias: AliasName;
+}
+
+interface VersionSeries {
+  predictions: { inc(n: number): void };
+  confidence: { observe(v: number): void };
+}
+
+/**
+ * The shared path of every inference endpoint: choose the version, run the rows through its
+ * micro-batcher, then feed metrics, drift, feedback memory and capture. Route handlers only
+ * translate their wire format to and from a float32 matrix.
+ */
+export class InferenceService {
+  private readonly series = new WeakMap<ModelEntry, VersionSeries>();
+
+  constructor(
+    readonly registry: ModelRegistry,
+    readonly metrics: Metrics,
+    readonly memory: PredictionMemory,
+    readonly capture: Capture | null,
+    readonly emf: EmfReporter | null,
+    private readonly canaryKeyHeader: string,
+  ) {}
+
+  /** The version serving `name` for this request (canary split), or a 404/503 ApiError. */
+  resolve(request: FastifyRequest, name: string, version?: string): Served {
+    const served = version === undefined ? this.pick(request) : this.registry.byVersion(version);
+    const current = this.registry.name;
+    if (current === null) throw new ApiError(503, 'model_not_ready', 'no model is loaded yet');
+    if (name !== current) throw new ApiError(404, 'model_not_found', `model "${name}" is not served here (this service serves "${current}")`);
+    if (!served) throw new ApiError(404, 'version_not_found', `version "${version}" of model "${name}" is not loaded`);
+    request.served = { model: served.entry.model.name, version: served.entry.model.version };
+    return served;
+  }
+
+  private pick(request: FastifyRequest): Served | null {
+    const key = request.headers[this.canaryKeyHeader];
+    return this.registry.pick(typeof key === 'string' && key ? key : undefined);
+  }
+
+  private seriesOf(served: Served): VersionSeries {
+    let s = this.series.get(served.entry);
+    if (!s) {
+      const { name: model, version } = served.entry.model;
+      s = {
+        predictions: this.metrics.predictions.labels({ model, version, alias: served.alias }),
+        confidence: this.metrics.confidence.labels({ model, version }),
+      };
+      this.series.set(served.entry, s);
+    }
+    return s;
+  }
+
+  /** Runs `rows` preprocessed rows; returns the flat output and where this request's rows start. */
+  async run(
+    served: Served,
+    data: Float32Array,
+    rows: number,
+    instances: ReadonlyArray<Record<string, unknown>> | null,
+  ): Promise<{ output: Float32Array; offset: number; lowConfidence: number }> {
+    const { entry } = served;
+    const { output, offset } = await entry.batcher.predict(data, rows);
+    const model = entry.model;
+    const s = this.seriesOf(served);
+    s.predictions.inc(rows);
+    let lowConfidence = 0;
+    const classification = model.manifest.task !== 'regression';
+    for (let n = 0; n < rows; n++) {
+      const row = offset + n;
+      if (classification) {
+        const c = model.confidence(output, row);
+        s.confidence.observe(c);
+        if (c < LOW_CONFIDENCE) lowConfidence++;
+      }
+      entry.drift.observePrediction(model.tracked(output, row));
+      if (instances) entry.drift.observeInstance(instances[n]!);
+    }
+    return { output, offset, lowConfidence };
+  }
+}

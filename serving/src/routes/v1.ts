@@ -1,0 +1,153 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError, invalidInstances } from '../errors';
+import type { Prediction } from '../bundle/model';
+import { predictionId } from '../feedback';
+import type { InferenceService } from '../inference';
+import { errorResponses, nameParams } from '../schemas';
+
+const predictionSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', description: 'Send it back with :feedback when the outcome is known' },
+    label: { type: 'string' },
+    probabilities: { type: 'object', additionalProperties: { type: 'number' } },
+    confidence: { type: 'number' },
+    value: { type: 'number', description: 'regression only' },
+  },
+} as const;
+
+/** The friendly JSON API: named features in, labels and probabilities out. */
+export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { maxBatch: number }): void {
+  app.post<{ Params: { name: string }; Body: { instances: unknown[] } }>(
+    '/v1/models/:name(^[a-z0-9-]+)::predict',
+    {
+      config: { auth: true, inference: 'predict' },
+      schema: {
+        tags: ['v1'],
+        summary: 'Predict one or more instances given as named raw features',
+        params: nameParams,
+        body: {
+          type: 'object',
+          required: ['instances'],
+          additionalProperties: false,
+          properties: {
+            instances: { type: 'array', description: `1..${opts.maxBatch} objects of named raw features` },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              predictions: { type: 'array', items: predictionSchema },
+              model_name: { type: 'string' },
+              model_version: { type: 'string' },
+              request_id: { type: 'string' },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { instances } = request.body;
+      if (instances.length === 0) throw new ApiError(400, 'empty_batch', 'instances: must contain at least 1 instance');
+      if (instances.length > opts.maxBatch)
+        throw new ApiError(413, 'batch_too_large', `instances: ${instances.length} instances, at most ${opts.maxBatch} per request`);
+      const served = svc.resolve(request, request.params.name);
+      const model = served.entry.model;
+      const encoded = model.preprocessor.encode(instances);
+      if (encoded.errors) throw invalidInstances(encoded.errors);
+      const rows = instances.length;
+      const { output, offset, lowConfidence } = await svc.run(
+        served,
+        encoded.data,
+        rows,
+        instances as Array<Record<string, unknown>>,
+      );
+      request.lowConfidence = lowConfidence;
+      request.instances = rows;
+      const predictions: Array<Prediction & { id: string }> = new Array(rows);
+      const regression = model.manifest.task === 'regression';
+      const remembered: Array<string | number> = new Array(rows);
+      for (let n = 0; n < rows; n++) {
+        const p = model.describe(output, offset + n) as Prediction & { id: string };
+        p.id = predictionId(request.id, n);
+        predictions[n] = p;
+        remembered[n] = regression ? p.value! : p.label!;
+      }
+      svc.memory.remember(request.id, {
+        model: model.name,
+        version: model.version,
+        ...(regression ? { values: remembered as number[] } : { labels: remembered as string[] }),
+      });
+      if (svc.capture?.sampled())
+        svc.capture.offer({
+          ts: new Date().toISOString(),
+          request_id: request.id,
+          model: model.name,
+          version: model.version,
+          instances,
+          predictions,
+        });
+      return { predictions, model_name: model.name, model_version: model.version, request_id: request.id };
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: { prediction_id: string; actual: string | number } }>(
+    '/v1/models/:name(^[a-z0-9-]+)::feedback',
+    {
+      config: { auth: true, inference: 'feedback' },
+      schema: {
+        tags: ['v1'],
+        summary: 'Ground truth for an earlier prediction (live accuracy)',
+        params: nameParams,
+        body: {
+          type: 'object',
+          required: ['prediction_id', 'actual'],
+          additionalProperties: false,
+          properties: {
+            prediction_id: { type: 'string', minLength: 1, maxLength: 200 },
+            actual: { type: ['string', 'number'], description: 'the true label (classification) or value (regression)' },
+          },
+        },
+        response: {
+          202: {
+            type: 'object',
+            properties: {
+              matched: { type: 'boolean' },
+              correct: { type: 'boolean' },
+              model_version: { type: 'string' },
+              request_id: { type: 'string' },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      svc.resolve(request, request.params.name);
+      const { prediction_id, actual } = request.body;
+      const remembered = svc.memory.get(prediction_id);
+      reply.code(202);
+      if (!remembered) {
+        const v = request.served!;
+        svc.metrics.feedback.inc({ model: v.model, version: '', result: 'unmatched' });
+        return { matched: false, request_id: request.id };
+      }
+      request.served = { model: remembered.model, version: remembered.version };
+      const labels = { model: remembered.model, version: remembered.version };
+      if (remembered.label !== undefined) {
+        if (typeof actual !== 'string') throw new ApiError(400, 'wrong_type', 'actual: must be a label string for a classification model');
+        svc.memory.forget(remembered.request, remembered.index);
+        const correct = actual === remembered.label;
+        svc.metrics.feedback.inc({ ...labels, result: correct ? 'correct' : 'incorrect' });
+        svc.metrics.liveAccuracy.set(labels, svc.memory.tally(remembered.version, correct));
+        return { matched: true, correct, model_version: remembered.version, request_id: request.id };
+      }
+      if (typeof actual !== 'number') throw new ApiError(400, 'wrong_type', 'actual: must be a number for a regression model');
+      svc.memory.forget(remembered.request, remembered.index);
+      svc.metrics.feedback.inc({ ...labels, result: 'matched' });
+      return { matched: true, model_version: remembered.version, request_id: request.id };
+    },
+  );
+}

@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { BundleError } from '../bundle/manifest';
+import type { BundleFiles } from '../bundle/model';
+
+/** aliases/<name>.json (docs/model-bundle.md "Layout in a model store"). */
+export interface Alias {
+  version: string;
+  traffic_percent?: number;
+}
+
+/**
+ * Where bundles come from. Paths are relative to the source root, which is either a plain
+ * bundle folder (has manifest.json) or one model's folder in a store (aliases/ + versions/).
+ */
+/**
+ * The AWS SDK is loaded on first use: a service on a local bundle does not pay ~40 MB and
+ * a few hundred ms of cold start for it.
+ */
+export function s3Sdk(): typeof import('@aws-sdk/client-s3') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@aws-sdk/client-s3');
+}
+
+export interface BlobSource {
+  readonly description: string;
+  /** The object's bytes, or null when it does not exist. */
+  read(path: string): Promise<Buffer | null>;
+}
+
+export class LocalSource implements BlobSource {
+  constructor(readonly root: string) {}
+  get description(): string {
+    return this.root;
+  }
+  async read(path: string): Promise<Buffer | null> {
+    try {
+      return await readFile(join(this.root, path));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+}
+
+export class S3Source implements BlobSource {
+  readonly bucket: string;
+  readonly prefix: string;
+  constructor(
+    uri: string,
+    private readonly client: S3Client,
+  ) {
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+    if (!m) throw new Error(`not an s3:// URI: ${uri}`);
+    this.bucket = m[1]!;
+    this.prefix = m[2]!.replace(/\/+$/, '');
+  }
+  get description(): string {
+    return `s3://${this.bucket}/${this.prefix}`;
+  }
+  async read(path: string): Promise<Buffer | null> {
+    const key = this.prefix ? `${this.prefix}/${path}` : path;
+    const { GetObjectCommand, NoSuchKey } = s3Sdk();
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return Buffer.from(await res.Body!.transformToByteArray());
+    } catch (e) {
+      if (e instanceof NoSuchKey || (e as { name?: string }).name === 'NoSuchKey') return null;
+      throw e;
+    }
+  }
+}
+
+export function s3Client(opts: { forcePathStyle: boolean }): S3Client {
+  // Region, credentials and AWS_ENDPOINT_URL_S3 come from the standard SDK chain (IRSA in EKS).
+  return new (s3Sdk().S3Client)({ forcePathStyle: opts.forcePathStyle, maxAttempts: 3 });
+}
+
+export function openSource(uri: string, opts: { forcePathStyle: boolean }): BlobSource {
+  return uri.startsWith('s3://') ? new S3Source(uri, s3Client(opts)) : new LocalSource(uri);
+}
+
+async function required(source: BlobSource, path: string, reason: string): Promise<Buffer> {
+  const buf = await source.read(path);
+  if (!buf) throw new BundleError(`${source.description}/${path}: not found`, reason);
+  return buf;
+}
+
+/** Reads the three files of the bundle at `dir` ('' = the source root). */
+export async function readBundle(source: BlobSource, dir: string): Promise<BundleFiles> {
+  const at = (f: string) => (dir ? `${dir}/${f}` : f);
+  const manifest = await required(source, at('manifest.json'), 'missing_file');
+  let names: { model?: { file?: unknown }; golden?: unknown } = {};
+  try {
+    names = JSON.parse(manifest.toString('utf8'));
+  } catch {
+    // parseManifest reports the JSON error with its position
+  }
+  const modelFile = typeof names.model?.file === 'string' ? names.model.file : 'model.onnx';
+  const goldenFile = typeof names.golden === 'string' ? names.golden : 'golden.json';
+  for (const f of [modelFile, goldenFile])
+    if (f.includes('/') || f.includes('\\') || f === '..') throw new BundleError(`manifest.json: bad file name ${f}`, 'manifest');
+  const [model, golden] = await Promise.all([
+    required(source, at(modelFile), 'missing_file'),
+    required(source, at(goldenFile), 'missing_file'),
+  ]);
+  return { manifest, model, golden };
+}
+
+/** Reads aliases/<alias>.json; null when absent. Throws on a malformed alias. */
+export async function readAlias(source: BlobSource, alias: 'production' | 'candidate'): Promise<Alias | null> {
+  const buf = await source.read(`aliases/${alias}.json`);
+  if (!buf) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new BundleError(`aliases/${alias}.json: not valid JSON`, 'alias');
+  }
+  const a = raw as Alias;
+  if (typeof a !== 'object' || a === null || typeof a.version !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(a.version))
+    throw new BundleError(`aliases/${alias}.json: "version" must match [A-Za-z0-9._-]{1,128}`, 'alias');
+  if (
+    a.traffic_percent !== undefined &&
+    (typeof a.traffic_percent !== 'number' || !(a.traffic_percent >= 0 && a.traffic_percent <= 100))
+  )
+    throw new BundleError(`aliases/${alias}.json: "traffic_percent" must be a number in [0, 100]`, 'alias');
+  return { version: a.version, traffic_percent: a.traffic_percent };
+}
+
+export async function isPlainBundle(source: BlobSource): Promise<boolean> {
+  return (await source.read('manifest.json')) !== null;
+}

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { FastifyInstance } from 'fastify';
+import { S3Source } from '../src/store/store';
+import { startServer } from './process';
+import { bundleFiles, createBucket, listen, load, predictOnce, put, startMoto, VERSION, waitFor } from './helpers';
+
+/**
+ * Model loading from a real S3-compatible server (moto, started here on loopback): aliases,
+ * hot swap and canary under load, and corrupt uploads that must be refused.
+ */
+let moto: Awaited<ReturnType<typeof startMoto>>;
+const BUCKET = 'team-models';
+const V2 = '20261127-000000-fixture2';
+
+async function upload(root: string, version: string, files: Record<string, string | Buffer>) {
+  for (const [name, body] of Object.entries(files)) await put(moto.client, BUCKET, `${root}/versions/${version}/${name}`, body);
+}
+async function alias(root: string, name: 'production' | 'candidate', body: object) {
+  await put(moto.client, BUCKET, `${root}/aliases/${name}.json`, JSON.stringify(body));
+}
+async function metric(url: string, re: RegExp): Promise<number> {
+  const m = re.exec(await (await fetch(`${url}/metrics`)).text());
+  return m ? Number(m[1]) : 0;
+}
+
+before(async () => {
+  moto = await startMoto();
+  await createBucket(moto.client, BUCKET);
+});
+after(async () => moto?.stop());
+
+function s3App(root: string, env: Record<string, string> = {}) {
+  const uri = `s3://${BUCKET}/${root}`;
+  return listen({ SERVING_MODEL_SOURCE: uri, ...env }, { source: new S3Source(uri, moto.client), s3: moto.client });
+}
+
+describe('S3 model store', () => {
+  let app: FastifyInstance;
+  let url: string;
+  const root = 'models/churn';
+
+  before(async () => {
+    await upload(root, VERSION, bundleFiles());
+    await alias(root, 'production', { version: VERSION });
+    ({ app, url } = await s3App(root));
+  });
+  after(async () => app?.close());
+
+  test('loads the production alias from S3', async () => {
+    assert.deepEqual(await predictOnce(url), { status: 200, version: VERSION });
+  });
+
+  test('refuses a corrupt upload (sha256 mismatch), counts it, and keeps serving the old version', async () => {
+    const bad = bundleFiles('corrupt-1');
+    bad['model.onnx'] = Buffer.concat([bad['model.onnx'] as Buffer, Buffer.from('garbage')]);
+    await upload(root, 'corrupt-1', bad);
+    await alias(root, 'production', { version: 'corrupt-1' });
+    const traffic = load(() => predictOnce(url), 8);
+    await app.registry.sync();
+    const r = await traffic.stop();
+    assert.deepEqual([...r.statuses.keys()], [200]);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual([...r.versions.keys()], [VERSION]);
+    assert.equal(await metric(url, /model_load_failures_total\{model="churn",version="corrupt-1",alias="production",reason="sha256"\} (\d+)/), 1);
+  });
+
+  test('refuses a bundle whose golden vectors disagree, and a missing version', async () => {
+    await upload(root, 'golden-bad', bundleFiles('golden-bad', (_m, g) => (g.cases[0].output[0] += 0.5)));
+    await alias(root, 'production', { version: 'golden-bad' });
+    await app.registry.sync();
+    await alias(root, 'production', { version: 'never-uploaded' });
+    await app.registry.sync();
+    assert.deepEqual(await predictOnce(url), { status: 200, version: VERSION });
+    assert.equal(await metric(url, /model_load_failures_total\{[^}]*version="golden-bad"[^}]*reason="golden"\} (\d+)/), 1);
+    assert.equal(await metric(url, /model_load_failures_total\{[^}]*version="never-uploaded"[^}]*reason="missing_file"\} (\d+)/), 1);
+  });
+
+  test('hot swap under concurrent load: zero failed requests, then only the new version answers', async () => {
+    await upload(root, V2, bundleFiles(V2));
+    const traffic = load(() => predictOnce(url), 16);
+    await waitFor('some traffic', () => traffic.total > 50);
+    await alias(root, 'production', { version: V2 });
+    await app.registry.sync();
+    await waitFor('the new version to answer', () => (traffic.versions.get(V2) ?? 0) > 50);
+    const r = await traffic.stop();
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual([...r.statuses.keys()], [200], JSON.stringify([...r.statuses]));
+    assert.ok(r.versions.get(VERSION)! > 0 && r.versions.get(V2)! > 0);
+    assert.equal((await predictOnce(url)).version, V2);
+    const meta = (await (await fetch(`${url}/v2/models/churn`)).json()) as any;
+    assert.deepEqual(meta.versions, [V2]);
+  });
+
+  test('canary: traffic_percent share, sticky per request key, promotion and removal under load', async () => {
+    const V3 = '20261128-000000-fixture3';
+    await upload(root, V3, bundleFiles(V3));
+    await alias(root, 'candidate', { version: V3, traffic_percent: 25 });
+    const traffic = load(() => predictOnce(url), 4);
+    await app.registry.sync();
+    const keyed = new Map<string, string>();
+    let toCandidate = 0;
+    for (let i = 0; i < 400; i++) {
+      const key = `customer-${i}`;
+      const { version } = await predictOnce(url, { 'x-request-key': key });
+      keyed.set(key, version!);
+      if (version === V3) toCandidate++;
+    }
+    assert.ok(toCandidate > 60 && toCandidate < 140, `~25% of 400 keys go to the candidate, got ${toCandidate}`);
+    for (const key of ['customer-1', 'customer-2', 'customer-3', 'customer-4'])
+      for (let i = 0; i < 5; i++) assert.equal((await predictOnce(url, { 'x-request-key': key })).version, keyed.get(key));
+    assert.match(await (await fetch(`${url}/metrics`)).text(), new RegExp(`model_traffic_percent\\{model="churn",version="${V3}",alias="candidate"\\} 25`));
+    // promote: production -> V3 reuses the loaded candidate; then drop the candidate alias
+    await alias(root, 'production', { version: V3 });
+    await app.registry.sync();
+    await alias(root, 'candidate', { version: V3, traffic_percent: 0 });
+    await app.registry.sync();
+    const r = await traffic.stop();
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual([...r.statuses.keys()], [200]);
+    assert.ok(r.versions.get(V3)! > 0);
+    for (let i = 0; i < 20; i++) assert.equal((await predictOnce(url)).version, V3);
+  });
+});
+
+describe('S3 polling, plain bundle prefix and capture', () => {
+  test('the poll loop picks up an alias change on its own', async () => {
+    const root = 'models/poll';
+    await upload(root, VERSION, bundleFiles());
+    await alias(root, 'production', { version: VERSION });
+    const { app, url } = await s3App(root, { SERVING_POLL_INTERVAL_S: '0.1' });
+    try {
+      await upload(root, V2, bundleFiles(V2));
+      await alias(root, 'production', { version: V2 });
+      await waitFor('the poller to swap', async () => (await predictOnce(url)).version === V2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a prefix holding a plain bundle is served as production; sampled capture lands in S3 as JSON lines', async () => {
+    for (const [name, body] of Object.entries(bundleFiles())) await put(moto.client, BUCKET, `plain/${name}`, body);
+    const { app, url } = await s3App('plain', {
+      SERVING_CAPTURE_URI: `s3://${BUCKET}/capture`,
+      SERVING_CAPTURE_SAMPLE: '1',
+      SERVING_CAPTURE_BATCH: '10',
+    });
+    try {
+      for (let i = 0; i < 25; i++) assert.equal((await predictOnce(url)).status, 200);
+    } finally {
+      await app.close(); // flushes the rest
+    }
+    const listed = await moto.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'capture/model=churn/' }));
+    let lines = 0;
+    for (const o of listed.Contents ?? []) {
+      const obj = await moto.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: o.Key! }));
+      const text = gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())).toString();
+      for (const l of text.trim().split('\n')) {
+        const rec = JSON.parse(l);
+        assert.equal(rec.version, VERSION);
+        assert.equal(rec.instances.length, rec.predictions.length);
+        lines++;
+      }
+    }
+    assert.equal(lines, 25);
+  });
+});
+
+describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
+  before(async () => {
+    await createBucket(moto.client, 'models');
+    for (const [name, body] of Object.entries(bundleFiles())) await put(moto.client, 'models', `churn/versions/${VERSION}/${name}`, body);
+    await put(moto.client, 'models', 'churn/aliases/production.json', JSON.stringify({ version: VERSION }));
+  });
+
+  test('SIGTERM during load: readiness fails first, zero failed requests, exit 0', async () => {
+    const key = 'a-secret-key-for-the-test';
+    const s = startServer({
+      SERVING_MODEL_SOURCE: 's3://models/churn',
+      AWS_ENDPOINT_URL_S3: moto.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      SERVING_S3_FORCE_PATH_STYLE: 'true',
+      SERVING_API_KEYS: key,
+      SERVING_SHUTDOWN_DELAY_MS: '1500',
+      SERVING_EMF: 'true',
+      SERVING_EMF_INTERVAL_S: '3600',
+    });
+    try {
+      const url = await s.url();
+      const traffic = load(() => predictOnce(url, { authorization: `Bearer ${key}` }), 16);
+      await waitFor('some traffic', () => traffic.total > 100);
+      s.proc.kill('SIGTERM');
+      // What the endpoints controller does: stop routing new requests once readiness fails.
+      await waitFor('readiness to fail', async () => (await fetch(`${url}/v2/health/ready`)).status === 503);
+      const r = await traffic.stop();
+      assert.deepEqual(r.errors, []);
+      assert.deepEqual([...r.statuses.keys()], [200], JSON.stringify([...r.statuses]));
+      assert.ok(r.total > 100);
+      assert.equal(await s.exited, 0);
+      assert.match(s.stdout, /"msg":"shutdown complete"/);
+      assert.match(s.stdout, /"_aws":\{"Timestamp":\d+,"CloudWatchMetrics":\[\{"Namespace":"MlPlatform\/Serving"/, 'EMF flushed on exit');
+      assert.ok(!s.stdout.includes(key) && !s.stderr.includes(key), 'the API key never reaches the logs');
+      const lines = s.stdout.split('\n').filter((l) => l.includes('"msg":"request"'));
+      assert.ok(lines.length >= r.total);
+      const line = JSON.parse(lines[0]!);
+      assert.equal(line.model_version, VERSION);
+      assert.equal(typeof line.latency_ms, 'number');
+      assert.equal(line.status, 200);
+    } finally {
+      if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+    }
+  });
+});
