@@ -1,0 +1,2 @@
+export * from './pod-identity-role';
+export * from './serving-cluster';
