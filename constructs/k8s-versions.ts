@@ -59,6 +59,18 @@ export const K8S_VERSIONS = {
       // Cluster Autoscaler is released per Kubernetes minor: its minor must match the cluster.
       appVersion: 'v1.34.1',
     },
+    secretsStoreCsiDriver: {
+      chart: 'secrets-store-csi-driver',
+      repository: 'https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts',
+      version: '1.5.1',
+      appVersion: 'v1.5.1',
+    },
+    secretsStoreAwsProvider: {
+      chart: 'secrets-store-csi-driver-provider-aws',
+      repository: 'https://aws.github.io/secrets-store-csi-driver-provider-aws',
+      version: '1.0.1',
+      appVersion: '2.0.0',
+    },
     nvidiaDevicePlugin: {
       chart: 'nvidia-device-plugin',
       repository: 'https://nvidia.github.io/k8s-device-plugin',

@@ -44,3 +44,8 @@ export function platformTags(): Record<string, string> {
 export function clusterName(): string {
   return `${PREFIX}-platform`;
 }
+
+/** Kubernetes namespace of a team environment on the shared cluster (a DNS label). */
+export function teamNamespace(t: Pick<TeamConfig, 'team' | 'stage'>): string {
+  return `${t.team}-${t.stage}`;
+}

@@ -78,8 +78,9 @@ export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true' } as const;
  *   launch template that enforces IMDSv2 with a hop limit of 1 (pods cannot reach the node's
  *   instance role) and encrypted gp3 root volumes;
  * - Cluster Autoscaler, the AWS Load Balancer Controller, metrics-server, the CloudWatch
- *   observability add-on (Container Insights and logs), the Pod Identity Agent and, with GPU
- *   nodes, the NVIDIA device plugin, each pinned in `constructs/k8s-versions.ts`.
+ *   observability add-on (Container Insights and logs), the Pod Identity Agent, the Secrets
+ *   Store CSI driver with its AWS provider and, with GPU nodes, the NVIDIA device plugin, each
+ *   pinned in `constructs/k8s-versions.ts`.
  *
  * Controllers get AWS permissions through EKS Pod Identity ({@link PodIdentityRole}).
  */
@@ -180,6 +181,7 @@ export class ServingCluster extends Construct {
       cloudWatchAgent.association,
     );
 
+    this.addSecretsStore();
     const loadBalancerController = this.addLoadBalancerController();
     const clusterAutoscaler = this.addClusterAutoscaler(props);
     if (this.gpuNodes) this.addNvidiaDevicePlugin(this.gpuNodes);
@@ -243,6 +245,27 @@ export class ServingCluster extends Construct {
     });
     chart.node.addDependency(this.cpuNodes);
     return chart;
+  }
+
+  /**
+   * Secrets Store CSI driver and its AWS provider: pods mount Secrets Manager secrets as files
+   * with their own Pod Identity role, so no secret value is ever in a manifest or etcd.
+   */
+  private addSecretsStore(): void {
+    const driver = this.helm(
+      'SecretsStoreCsiDriver',
+      K8S_VERSIONS.helm.secretsStoreCsiDriver,
+      'kube-system',
+      // Mounts only: never copy secrets into Kubernetes Secret objects.
+      { syncSecret: { enabled: false }, enableSecretRotation: true },
+    );
+    const provider = this.helm(
+      'SecretsStoreAwsProvider',
+      K8S_VERSIONS.helm.secretsStoreAwsProvider,
+      'kube-system',
+      { 'secrets-store-csi-driver': { install: false } },
+    );
+    provider.node.addDependency(driver, this.podIdentityAgent);
   }
 
   private addLoadBalancerController(): iam.Role {

@@ -59,9 +59,11 @@ export interface TeamConfig {
     /** ResourceQuota of the team namespace. */
     readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
     readonly ingress: {
-      /** Unset (dev only): the load balancer listens on HTTP. */
-      readonly certificateArn?: string;
+      /** ACM certificate of the HTTPS listener. */
+      readonly certificateArn: string;
       readonly scheme: 'internal' | 'internet-facing';
+      /** Empty: any client that can route to the (internal) load balancer. */
+      readonly allowedClientCidrs: readonly string[];
     };
   };
   readonly monitoring: {
@@ -192,8 +194,10 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
         gpus: serving.quota?.gpus ?? 0,
       },
       ingress: {
-        certificateArn: serving.ingress?.certificateArn,
+        // The schema requires it; the fallback only satisfies the type.
+        certificateArn: serving.ingress?.certificateArn ?? '',
         scheme: serving.ingress?.scheme ?? 'internal',
+        allowedClientCidrs: serving.ingress?.allowedClientCidrs ?? [],
       },
     },
     monitoring: {

@@ -152,7 +152,7 @@ export const servingSchema = z.strictObject({
   /** How requests reach the service: an Application Load Balancer created by the ingress. */
   ingress: z
     .strictObject({
-      /** ACM certificate for HTTPS (required for staging and prod; dev without one is HTTP). */
+      /** ACM certificate for the HTTPS listener, in the team's region (required). */
       certificateArn: z
         .string()
         .regex(
@@ -162,6 +162,8 @@ export const servingSchema = z.strictObject({
         .optional(),
       /** `internal` (only reachable from the VPC and peered networks) or `internet-facing`. */
       scheme: z.enum(['internal', 'internet-facing']).optional(),
+      /** Client CIDRs allowed to reach the load balancer (required for internet-facing). */
+      allowedClientCidrs: z.array(ipv4Cidr).min(1).max(40).optional(),
     })
     .optional(),
 });
@@ -270,12 +272,21 @@ export const teamFileSchema = z
         });
       }
     });
-    const certificateArn = file.serving?.ingress?.certificateArn;
-    if (certificateArn === undefined && file.stage !== 'dev') {
+    const ingress = file.serving?.ingress;
+    const certificateArn = ingress?.certificateArn;
+    if (certificateArn === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['serving', 'ingress', 'certificateArn'],
-        message: `is required for stage ${file.stage}: the service is only served over HTTPS outside dev`,
+        message: `is required: the service is only served over HTTPS (an ACM certificate in ${file.region})`,
+      });
+    }
+    if (ingress?.scheme === 'internet-facing' && !ingress.allowedClientCidrs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'ingress', 'allowedClientCidrs'],
+        message:
+          'is required for an internet-facing load balancer: list the client ranges (["0.0.0.0/0"] means the whole internet)',
       });
     }
     if (certificateArn !== undefined && certificateArn.split(':')[3] !== file.region) {
