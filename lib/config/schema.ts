@@ -161,7 +161,9 @@ export const servingSchema = z.strictObject({
         )
         .optional(),
       /** `internal` (only reachable from the VPC and peered networks) or `internet-facing`. */
-      scheme: z.enum(['internal', 'internet-facing']).optional(),
+      scheme: z
+        .enum(['internal', 'internet-facing'], { error: 'must be internal or internet-facing' })
+        .optional(),
       /** Client CIDRs allowed to reach the load balancer (required for internet-facing). */
       allowedClientCidrs: z.array(ipv4Cidr).min(1).max(40).optional(),
     })
