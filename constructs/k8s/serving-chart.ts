@@ -106,7 +106,7 @@ export interface ServingChartProps {
   readonly memoryMiB?: number;
   /**
    * NVIDIA GPUs per pod; above 0 the pod requests `nvidia.com/gpu` and tolerates the GPU
-   * node taint `nvidia.com/gpu=present:NoSchedule`.
+   * node taint `nvidia.com/gpu` (any value, effect NoSchedule).
    * @default 0
    */
   readonly gpusPerPod?: number;
