@@ -4,10 +4,12 @@ import * as cdk8s from 'cdk8s';
 import type { Construct } from 'constructs';
 import { DATA_ZONES, DataLake } from '../constructs/data-lake';
 import { PodIdentity, ServingChart } from '../constructs/k8s';
+import { TeamMonitoring } from '../constructs/monitoring';
 import { TeamServing } from '../constructs/serving';
 import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
-import { teamNamespace, teamParameterPath, teamStackName, teamTags } from './naming';
+import { clusterName, teamNamespace, teamParameterPath, teamStackName, teamTags } from './naming';
+import { toRetentionDays } from './platform-stack';
 import type { PlatformStack } from './platform-stack';
 
 export interface TeamStackProps {
@@ -25,6 +27,7 @@ const SERVING_SERVICE_ACCOUNT = 'inference';
 export class TeamStack extends MlStack {
   readonly dataLake: DataLake;
   readonly serving: TeamServing;
+  readonly monitoring: TeamMonitoring;
 
   constructor(scope: Construct, props: TeamStackProps) {
     const { config } = props;
@@ -103,5 +106,28 @@ export class TeamStack extends MlStack {
     });
     this.serving.addChart('Manifests', chart);
     new CfnOutput(this, 'ServingNamespace', { value: namespace });
+
+    const { monitoring } = config;
+    this.monitoring = new TeamMonitoring(this, 'Monitoring', {
+      team: config.team,
+      stage: config.stage,
+      alarmEmails: config.alarmEmails,
+      service: {
+        modelName: serving.modelName,
+        // A literal, not the cluster's token: it is a metric dimension value.
+        clusterName: clusterName(),
+        namespace: chart.namespaceName,
+        serviceName: chart.serviceName,
+      },
+      thresholds: {
+        errorRate: monitoring.errorRateThreshold,
+        latencyP99Ms: serving.latencyP99Ms,
+        lowConfidence: monitoring.lowConfidenceThreshold,
+        driftPsi: monitoring.driftThreshold,
+      },
+      monthlyBudgetUsd: monitoring.monthlyBudgetUsd,
+      logRetention: toRetentionDays(monitoring.logRetentionDays),
+      removalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
   }
 }

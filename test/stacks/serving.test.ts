@@ -5,6 +5,7 @@ import { K8S_VERSIONS } from '../../constructs/k8s-versions';
 import { CONTROL_PLANE_LOG_TYPES } from '../../constructs/serving';
 import {
   appWithCdkJsonContext,
+  CERTIFICATE_ARN,
   placeholderServingDir,
   servingTeamConfig,
 } from './serving-fixtures';
@@ -22,7 +23,17 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
   beforeAll(() => {
     // GIVEN
     const [exampleTeam] = loadTeamConfigs('config/teams');
-    const otherTeam = servingTeamConfig({ team: 'other', region: exampleTeam.region });
+    const otherTeam = servingTeamConfig({
+      team: 'other',
+      region: exampleTeam.region,
+      serving: { ingress: { certificateArn: CERTIFICATE_ARN }, latencyP99Ms: 250 },
+      monitoring: {
+        errorRateThreshold: 0.02,
+        lowConfidenceThreshold: 0.6,
+        driftThreshold: 0.3,
+        monthlyBudgetUsd: 100,
+      },
+    });
     const app = appWithCdkJsonContext();
     // WHEN: synth runs cdk-nag; an unacknowledged error would throw here
     built = buildPlatformApp(app, [exampleTeam, otherTeam], {
@@ -270,6 +281,47 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         'Fn::ImportValue': expect.stringMatching(/mlp-platform/),
       });
       expect(id).toMatch(/^ServingManifests/);
+    });
+  });
+
+  describe('alarms (thresholds from config, every one notifies the team topic)', () => {
+    test.each([
+      // team file, HighErrorRate, HighLatency, LowConfidence, DataDrift, budget
+      ['example', 'example-dev', 0.05, 100, 0.5, 0.25, 500],
+      ['other', 'other-dev', 0.02, 250, 0.6, 0.3, 100],
+    ])('%s', (_name, prefix, errorRate, latency, confidence, drift, budget) => {
+      const t = prefix === 'example-dev' ? example : other;
+      const [topic] = Object.keys(t.findResources('AWS::SNS::Topic'));
+      const notifiesTopic = [{ Ref: topic }];
+      for (const [name, threshold] of [
+        ['HighErrorRate', errorRate],
+        ['HighLatency', latency],
+        ['LowConfidence', confidence],
+        ['ServiceDown', 1],
+        ['DataDrift', drift],
+      ] as const) {
+        t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          AlarmName: `${prefix}-${name}`,
+          Threshold: threshold,
+          AlarmActions: notifiesTopic,
+        });
+      }
+      t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+      t.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: Match.objectLike({ 'detail-type': ['SageMaker Training Job State Change'] }),
+        Targets: Match.arrayWith([Match.objectLike({ Arn: { Ref: topic } })]),
+      });
+      t.hasResourceProperties('AWS::Budgets::Budget', {
+        Budget: Match.objectLike({ BudgetLimit: { Amount: budget, Unit: 'USD' } }),
+      });
+      // ServiceDown watches this team's Service on the shared cluster.
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `${prefix}-ServiceDown`,
+        Dimensions: Match.arrayWith([
+          { Name: 'ClusterName', Value: 'mlp-platform' },
+          { Name: 'Namespace', Value: prefix },
+        ]),
+      });
     });
   });
 });
