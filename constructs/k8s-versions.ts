@@ -37,6 +37,7 @@ export const K8S_VERSIONS = {
   cdk8sPlus: { package: 'cdk8s-plus-34', kubernetesMinor: 34 },
   /** EKS managed add-ons. */
   addons: {
+    vpcCni: { name: 'vpc-cni', version: 'v1.20.4-eksbuild.1' },
     podIdentityAgent: { name: 'eks-pod-identity-agent', version: 'v1.3.8-eksbuild.2' },
     metricsServer: { name: 'metrics-server', version: 'v0.8.0-eksbuild.1' },
     cloudWatchObservability: {

@@ -73,7 +73,7 @@ export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true' } as const;
  *
  * - Kubernetes {@link K8S_VERSIONS.kubernetes}, private API endpoint unless an allow-list is
  *   given, all control-plane logs, secrets encrypted with a customer managed key, access entries
- *   (authentication mode API: no aws-auth ConfigMap);
+ *   (authentication mode API: no aws-auth ConfigMap), NetworkPolicy enforcement by the VPC CNI;
  * - a managed CPU node group in private subnets and an optional GPU node group, both with a
  *   launch template that enforces IMDSv2 with a hop limit of 1 (pods cannot reach the node's
  *   instance role) and encrypted gp3 root volumes;
@@ -164,6 +164,16 @@ export class ServingCluster extends Construct {
       return a;
     };
     const v = K8S_VERSIONS;
+    // The VPC CNI as a managed add-on, to turn on its network policy agent: without it the
+    // teams' default-deny NetworkPolicies would be accepted by the API and enforced by nobody.
+    // It replaces the self-managed CNI EKS installs (OVERWRITE), and must not wait for nodes.
+    const vpcCni = new eks.Addon(this, 'VpcCni', {
+      cluster: this.cluster,
+      addonName: v.addons.vpcCni.name,
+      addonVersion: v.addons.vpcCni.version,
+      configurationValues: { enableNetworkPolicy: 'true' },
+    });
+    (vpcCni.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
     this.podIdentityAgent = addon('PodIdentityAgent', v.addons.podIdentityAgent);
     addon('MetricsServer', v.addons.metricsServer);
 

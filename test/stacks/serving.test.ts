@@ -137,6 +137,14 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
       );
     });
 
+    test('the VPC CNI enforces NetworkPolicies (the teams rely on default-deny)', () => {
+      platform.hasResourceProperties('AWS::EKS::Addon', {
+        AddonName: 'vpc-cni',
+        ConfigurationValues: Match.serializedJson({ enableNetworkPolicy: 'true' }),
+        ResolveConflicts: 'OVERWRITE',
+      });
+    });
+
     test('controllers get AWS permissions through Pod Identity, scoped to the cluster', () => {
       for (const [namespace, serviceAccount] of [
         ['kube-system', 'aws-load-balancer-controller'],
