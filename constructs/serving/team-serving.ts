@@ -66,6 +66,8 @@ export class TeamServing extends Construct {
   readonly serviceAccountName: string;
   /** `s3://<models bucket>/<prefix>`: where the service finds bundles and aliases. */
   readonly modelSource: string;
+  /** `s3://<processed bucket>/<prefix>`: where the service may write feedback and captures. */
+  readonly feedbackUri: string;
   private readonly cluster: eks.ICluster;
 
   constructor(scope: Construct, id: string, props: TeamServingProps) {
@@ -97,6 +99,7 @@ export class TeamServing extends Construct {
     props.dataLake.grantRead('models', this.role, `${modelsPrefix}/*`);
     props.dataLake.grantWrite('processed', this.role, `${feedbackPrefix}/*`);
     this.modelSource = `s3://${props.dataLake.bucket('models').bucketName}/${modelsPrefix}`;
+    this.feedbackUri = `s3://${props.dataLake.bucket('processed').bucketName}/${feedbackPrefix}`;
 
     const key =
       props.encryptionKey ??
