@@ -52,6 +52,8 @@ export class PlatformStack extends MlStack {
       nodes: nodeGroupSpec(cluster.nodes),
       gpuNodes: cluster.gpuNodes && nodeGroupSpec(cluster.gpuNodes),
       deletionProtection: config.terminationProtection,
+      controlPlaneLogRetention: toRetentionDays(config.logRetentionDays),
+      logKey: network.logKey,
     });
     this.cluster = this.servingCluster.cluster;
   }

@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { K8S_VERSIONS, KUBERNETES_VERSION, kubectlLayer, type PinnedHelmChart } from '../k8s-versions';
 import albControllerPolicy from './policies/aws-load-balancer-controller-v2.17.1.json';
@@ -57,6 +58,17 @@ export interface ServingClusterProps {
    * @default false
    */
   readonly deletionProtection?: boolean;
+  /**
+   * How long control-plane logs are kept. The log group is created here, before the cluster, so
+   * EKS does not create it without retention.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly controlPlaneLogRetention?: logs.RetentionDays;
+  /**
+   * Key that encrypts the control-plane log group; its policy must let CloudWatch Logs use it.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logKey?: kms.IKey;
 }
 
 /** Every control-plane log type: API, audit, authenticator, controller manager, scheduler. */
@@ -105,6 +117,14 @@ export class ServingCluster extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
 
+    // EKS writes to /aws/eks/<name>/cluster; created first, it keeps our retention and key.
+    const controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
+      logGroupName: `/aws/eks/${props.clusterName}/cluster`,
+      retention: props.controlPlaneLogRetention ?? logs.RetentionDays.ONE_YEAR,
+      encryptionKey: props.logKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     const privateSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     this.cluster = new eks.Cluster(this, 'Resource', {
       version: KUBERNETES_VERSION,
@@ -123,6 +143,7 @@ export class ServingCluster extends Construct {
       placeClusterHandlerInVpc: true,
       deletionProtection: props.deletionProtection ?? false,
     });
+    this.cluster.node.addDependency(controlPlaneLogs);
 
     (props.adminRoles ?? []).forEach((role, i) => {
       // Keyed by role name where known, so reordering the list replaces no access entry.

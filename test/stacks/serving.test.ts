@@ -85,6 +85,18 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
       });
     });
 
+    test('control-plane logs kept with the platform retention, encrypted with the log key', () => {
+      platform.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: '/aws/eks/mlp-platform/cluster',
+        RetentionInDays: 30,
+        KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkLogKey'), 'Arn'] },
+      });
+      const [cluster] = Object.values(platform.findResources('Custom::AWSCDK-EKS-Cluster'));
+      expect(cluster.DependsOn).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^ServingControlPlaneLogs/)]),
+      );
+    });
+
     test('access entries only (no aws-auth ConfigMap)', () => {
       platform.hasResourceProperties('Custom::AWSCDK-EKS-Cluster', {
         Config: Match.objectLike({ accessConfig: Match.objectLike({ authenticationMode: 'API' }) }),
