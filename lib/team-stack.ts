@@ -98,6 +98,7 @@ export class TeamStack extends MlStack {
       maxReplicas: serving.maxReplicas,
       cpuMillicores: serving.cpuMillicores,
       memoryMiB: serving.memoryMiB,
+      gpusPerPod: serving.gpusPerPod,
       quota: {
         cpuMillicores: Math.round(serving.quota.cpu * 1000),
         memoryMiB: Math.round(serving.quota.memoryGiB * 1024),

@@ -56,6 +56,7 @@ export interface TeamConfig {
     readonly cpuMillicores: number;
     readonly memoryMiB: number;
     readonly latencyP99Ms: number;
+    readonly gpusPerPod: number;
     /** ResourceQuota of the team namespace. */
     readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
     readonly ingress: {
@@ -136,6 +137,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
   const maxReplicas = serving.maxReplicas ?? Math.max(d.maxReplicas, minReplicas);
   const cpuMillicores = serving.cpuMillicores ?? 1000;
   const memoryMiB = serving.memoryMiB ?? 512;
+  const gpusPerPod = serving.gpusPerPod ?? 0;
   // Room for every replica the autoscaler may run plus one rolling-update surge pod.
   const podsAtPeak = maxReplicas + 1;
   const config: TeamConfig = {
@@ -188,10 +190,11 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       cpuMillicores,
       memoryMiB,
       latencyP99Ms: serving.latencyP99Ms ?? 100,
+      gpusPerPod,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
         memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),
-        gpus: serving.quota?.gpus ?? 0,
+        gpus: serving.quota?.gpus ?? podsAtPeak * gpusPerPod,
       },
       ingress: {
         // The schema requires it; the fallback only satisfies the type.

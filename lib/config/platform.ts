@@ -69,6 +69,16 @@ export function derivePlatforms(teams: readonly TeamConfig[]): PlatformConfig[] 
         });
       }
     }
+    const cluster = clusterOf(members);
+    for (const m of members) {
+      if (m.serving.gpusPerPod > 0 && !cluster.gpuNodes) {
+        problems.push({
+          file: m.sourceFile,
+          path: 'serving.gpusPerPod',
+          message: `needs GPU nodes: no team in account ${m.account} ${m.region} configures cluster.gpuNodes`,
+        });
+      }
+    }
     platforms.push({
       account: first.account,
       region: first.region,
@@ -77,7 +87,7 @@ export function derivePlatforms(teams: readonly TeamConfig[]): PlatformConfig[] 
       natGateways: Math.max(...members.map((m) => m.network.natGateways)),
       terminationProtection: members.some((m) => m.terminationProtection),
       logRetentionDays: Math.max(...members.map((m) => m.monitoring.logRetentionDays)),
-      cluster: clusterOf(members),
+      cluster,
       teams: members,
     });
   }

@@ -136,8 +136,13 @@ export const servingSchema = z.strictObject({
   /** p99 latency target in milliseconds (alarm threshold). */
   latencyP99Ms: z.number().positive().max(60000).optional(),
   /**
+   * NVIDIA GPUs per pod (0: a CPU service). Above 0 the pods run on the cluster's GPU nodes,
+   * so some team of the account and region must configure `cluster.gpuNodes`.
+   */
+  gpusPerPod: z.number().int().min(0).max(16).optional(),
+  /**
    * ResourceQuota of the team's namespace: what all its pods together may request.
-   * Default: enough for maxReplicas + 1 surge pod, and no GPUs.
+   * Default: enough for maxReplicas + 1 surge pod (GPUs included).
    */
   quota: z
     .strictObject({

@@ -153,6 +153,18 @@ describe('one cluster per account and region', () => {
     });
   });
 
+  test('fails when a team asks for GPUs and no team of the account configures GPU nodes', () => {
+    const gpuTeam = servingTeamConfig({
+      serving: { ingress: { certificateArn: CERTIFICATE_ARN }, gpusPerPod: 1, maxReplicas: 2 },
+    });
+    expect(gpuTeam.serving.quota.gpus).toBe(3);
+    expect(() => derivePlatforms([gpuTeam])).toThrow(
+      /test\.yaml: serving\.gpusPerPod: needs GPU nodes: no team in account 111111111111 eu-west-1 configures cluster\.gpuNodes/,
+    );
+    const withNodes = servingTeamConfig({ team: 'gpus', cluster: { gpuNodes: {} } });
+    expect(derivePlatforms([gpuTeam, withNodes])[0].cluster.gpuNodes).toBeDefined();
+  });
+
   test('fails when teams sharing a cluster disagree on the public endpoint', () => {
     const a = servingTeamConfig({ team: 'alpha' });
     const b = {
