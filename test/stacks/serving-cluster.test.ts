@@ -86,6 +86,35 @@ describe('ServingCluster with the opt-in options (one synth)', () => {
   });
 });
 
+describe('ServingCluster options are updates, not replacements', () => {
+  test('opening the endpoint and adding GPU nodes keeps the cluster, its key and its CPU nodes', () => {
+    // GIVEN: the same stack path without and with the opt-in options
+    const stateful = (stack: Stack) => {
+      const t = Template.fromStack(stack);
+      const ids = (type: string) => Object.keys(t.findResources(type)).sort();
+      const [cluster] = Object.values(t.findResources('Custom::AWSCDK-EKS-Cluster'));
+      return {
+        cluster: ids('Custom::AWSCDK-EKS-Cluster'),
+        name: cluster.Properties.Config.name,
+        subnets: cluster.Properties.Config.resourcesVpcConfig.subnetIds,
+        keys: ids('AWS::KMS::Key'),
+        cpuNodes: ids('AWS::EKS::Nodegroup').filter((id) => id.includes('Cpu')),
+      };
+    };
+    // WHEN
+    const plain = stateful(clusterStack().stack);
+    const opened = stateful(
+      clusterStack({
+        endpointPublicCidrs: ['203.0.113.0/24'],
+        gpuNodes: { instanceTypes: [new ec2.InstanceType('g5.xlarge')], minSize: 0, maxSize: 1 },
+      }).stack,
+    );
+    // THEN
+    expect(opened).toEqual(plain);
+    expect(plain.cluster).toHaveLength(1);
+  });
+});
+
 describe('ServingCluster validation', () => {
   test('fails when the public allow-list opens the API to the internet', () => {
     expect(() => clusterStack({ endpointPublicCidrs: ['10.0.0.0/8', '0.0.0.0/0'] })).toThrow(
