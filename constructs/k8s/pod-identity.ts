@@ -29,6 +29,8 @@ export abstract class PodIdentity {
 
   /** `irsa` or `eks-pod-identity`. */
   abstract readonly kind: 'irsa' | 'eks-pod-identity';
+  /** The IRSA role's ARN; undefined for EKS Pod Identity (the association names the role). */
+  abstract readonly roleArn?: string;
   /** Annotations for the service account. */
   abstract serviceAccountAnnotations(): Record<string, string>;
 }
@@ -49,12 +51,8 @@ class IrsaPodIdentity extends PodIdentity {
 
 class EksPodIdentity extends PodIdentity {
   readonly kind = 'eks-pod-identity' as const;
+  readonly roleArn = undefined;
   serviceAccountAnnotations(): Record<string, string> {
     return {};
   }
-}
-
-/** The role ARN of an IRSA identity, or undefined for EKS Pod Identity. */
-export function irsaRoleArn(identity: PodIdentity): string | undefined {
-  return identity instanceof IrsaPodIdentity ? identity.roleArn : undefined;
 }

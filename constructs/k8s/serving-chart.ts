@@ -5,7 +5,7 @@ import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
 import { SecretProviderClass } from './imports/secrets-store.csi.x-k8s.io';
-import { irsaRoleArn, type PodIdentity } from './pod-identity';
+import type { PodIdentity } from './pod-identity';
 import { SERVING_ENV } from './serving-env';
 
 /** The port the inference container listens on (HTTP). */
@@ -707,7 +707,7 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
       'use an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<id>',
     );
   }
-  const role = irsaRoleArn(props.podIdentity);
+  const role = props.podIdentity.roleArn;
   if (literal(role) && !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(role)) {
     fail(
       'podIdentity',

@@ -145,7 +145,7 @@ export class TeamMonitoring extends Construct {
     const namePrefix = props.namePrefix ?? `${team}-${stage}`;
     const logGroupName = props.logGroupName ?? `/ml-platform/${team}/${stage}/serving`;
     this.dimensions = { Team: team, Stage: stage, Model: props.service.modelName };
-    this.service = { serviceName: 'inference', ...props.service };
+    this.service = { ...props.service, serviceName: props.service.serviceName ?? 'inference' };
     const stack = Stack.of(this);
 
     this.encryptionKey =
