@@ -5,8 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { PlatformNetwork } from '../constructs/network';
 import { ServingCluster, type NodeGroupSpec } from '../constructs/serving';
-import type { NodeGroupConfig } from './config';
-import type { PlatformConfig } from './config';
+import type { NodeGroupConfig, PlatformConfig } from './config';
 import { MlStack } from './ml-stack';
 import { clusterName, platformStackName, platformTags } from './naming';
 

@@ -9,8 +9,7 @@ import { TeamServing } from '../constructs/serving';
 import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
 import { clusterName, teamNamespace, teamParameterPath, teamStackName, teamTags } from './naming';
-import { toRetentionDays } from './platform-stack';
-import type { PlatformStack } from './platform-stack';
+import { toRetentionDays, type PlatformStack } from './platform-stack';
 
 export interface TeamStackProps {
   readonly config: TeamConfig;
@@ -41,9 +40,10 @@ export class TeamStack extends MlStack {
       tags: teamTags(config),
     });
     this.addDependency(props.platform);
+    const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     this.dataLake = new DataLake(this, 'DataLake', {
-      removalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
       rawObjectLock: config.dataLake.rawObjectLock,
       lifecycle: config.dataLake.lifecycle,
     });
@@ -77,7 +77,7 @@ export class TeamStack extends MlStack {
       serviceAccountName: SERVING_SERVICE_ACCOUNT,
       dataLake: this.dataLake,
       imageDirectory: props.servingImageDirectory,
-      removalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
     });
     const chart = new ServingChart(new cdk8s.App(), 'Serving', {
       team: config.team,
@@ -128,7 +128,7 @@ export class TeamStack extends MlStack {
       },
       monthlyBudgetUsd: monitoring.monthlyBudgetUsd,
       logRetention: toRetentionDays(monitoring.logRetentionDays),
-      removalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
     });
   }
 }
