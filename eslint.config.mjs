@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'coverage/', 'serving/', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      'cdk.out/',
+      'coverage/',
+      'serving/',
+      '**/*.js',
+      '**/*.mjs',
+      'constructs/k8s/imports/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { App } from 'aws-cdk-lib';
 import { derivePlatforms, type TeamConfig } from './config';
 import { addSecurityChecks } from './nag';
@@ -9,15 +10,29 @@ export interface MlPlatformApp {
   readonly teams: TeamStack[];
 }
 
+export interface BuildOptions {
+  /**
+   * Folder with the inference service's Dockerfile.
+   * @default - `serving/` of this repository
+   */
+  readonly servingImageDirectory?: string;
+}
+
 /** Builds every stack for the given team environments and adds the security checks. */
-export function buildPlatformApp(app: App, teams: readonly TeamConfig[]): MlPlatformApp {
+export function buildPlatformApp(
+  app: App,
+  teams: readonly TeamConfig[],
+  options: BuildOptions = {},
+): MlPlatformApp {
+  const servingImageDirectory =
+    options.servingImageDirectory ?? path.join(__dirname, '..', 'serving');
   const platforms: PlatformStack[] = [];
   const teamStacks: TeamStack[] = [];
   for (const config of derivePlatforms(teams)) {
     const platform = new PlatformStack(app, { config });
     platforms.push(platform);
     for (const team of config.teams) {
-      teamStacks.push(new TeamStack(app, { config: team, platform }));
+      teamStacks.push(new TeamStack(app, { config: team, platform, servingImageDirectory }));
     }
   }
   addSecurityChecks(app);

@@ -39,3 +39,13 @@ export function teamTags(t: TeamConfig): Record<string, string> {
 export function platformTags(): Record<string, string> {
   return { 'ml-platform:team': 'platform', 'ml-platform:managed-by': 'cdk' };
 }
+
+/** The shared EKS cluster of an account and region (cluster names are per region). */
+export function clusterName(): string {
+  return `${PREFIX}-platform`;
+}
+
+/** Kubernetes namespace of a team environment on the shared cluster (a DNS label). */
+export function teamNamespace(t: Pick<TeamConfig, 'team' | 'stage'>): string {
+  return `${t.team}-${t.stage}`;
+}

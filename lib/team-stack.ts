@@ -1,21 +1,32 @@
 import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
+import * as cdk8s from 'cdk8s';
 import type { Construct } from 'constructs';
 import { DATA_ZONES, DataLake } from '../constructs/data-lake';
+import { PodIdentity, ServingChart } from '../constructs/k8s';
+import { TeamMonitoring } from '../constructs/monitoring';
+import { TeamServing } from '../constructs/serving';
 import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
-import { teamParameterPath, teamStackName, teamTags } from './naming';
-import type { PlatformStack } from './platform-stack';
+import { clusterName, teamNamespace, teamParameterPath, teamStackName, teamTags } from './naming';
+import { toRetentionDays, type PlatformStack } from './platform-stack';
 
 export interface TeamStackProps {
   readonly config: TeamConfig;
   /** The shared platform of the team's account and region. */
   readonly platform: PlatformStack;
+  /** Folder with the inference service's Dockerfile (the repository's `serving/`). */
+  readonly servingImageDirectory: string;
 }
+
+/** Service account of the inference pods (the chart's name for it). */
+const SERVING_SERVICE_ACCOUNT = 'inference';
 
 /** Everything one team needs for one stage: data lake, training, registry, serving, alarms. */
 export class TeamStack extends MlStack {
   readonly dataLake: DataLake;
+  readonly serving: TeamServing;
+  readonly monitoring: TeamMonitoring;
 
   constructor(scope: Construct, props: TeamStackProps) {
     const { config } = props;
@@ -29,9 +40,10 @@ export class TeamStack extends MlStack {
       tags: teamTags(config),
     });
     this.addStackDependency(props.platform);
+    const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     this.dataLake = new DataLake(this, 'DataLake', {
-      removalPolicy: config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
       rawObjectLock: config.dataLake.rawObjectLock,
       lifecycle: config.dataLake.lifecycle,
     });
@@ -52,6 +64,72 @@ export class TeamStack extends MlStack {
       parameterName: `${params}/data-lake/kms-key-arn`,
       stringValue: this.dataLake.encryptionKey.keyArn,
       description: `KMS key of the ${config.team}/${config.stage} data lake`,
+    });
+
+    // Serving: the AWS side here (pod role, API keys, image), the Kubernetes side from the
+    // chart, applied to the platform's cluster from this stack.
+    const namespace = teamNamespace(config);
+    const { serving } = config;
+    this.serving = new TeamServing(this, 'Serving', {
+      cluster: props.platform.cluster,
+      podIdentityAgent: props.platform.servingCluster.podIdentityAgent,
+      namespace,
+      serviceAccountName: SERVING_SERVICE_ACCOUNT,
+      dataLake: this.dataLake,
+      imageDirectory: props.servingImageDirectory,
+      removalPolicy,
+    });
+    const chart = new ServingChart(new cdk8s.App(), 'Serving', {
+      team: config.team,
+      resolveToken: (value) => this.resolve(value),
+      stage: config.stage,
+      namespace,
+      image: this.serving.image.imageUri,
+      modelSource: this.serving.modelSource,
+      modelName: serving.modelName,
+      podIdentity: PodIdentity.eksPodIdentity(),
+      apiKeysSecret: this.serving.apiKeys.secretArn,
+      certificateArn: serving.ingress.certificateArn,
+      internetFacing: serving.ingress.scheme === 'internet-facing',
+      allowedClientCidrs: serving.ingress.allowedClientCidrs,
+      // The ALB's interfaces live in the VPC: only they may reach the pods' port.
+      loadBalancerSourceCidrs: [config.network.cidr],
+      region: config.region,
+      minReplicas: serving.minReplicas,
+      maxReplicas: serving.maxReplicas,
+      cpuMillicores: serving.cpuMillicores,
+      memoryMiB: serving.memoryMiB,
+      gpusPerPod: serving.gpusPerPod,
+      quota: {
+        cpuMillicores: Math.round(serving.quota.cpu * 1000),
+        memoryMiB: Math.round(serving.quota.memoryGiB * 1024),
+        gpus: serving.quota.gpus,
+      },
+    });
+    this.serving.addChart('Manifests', chart);
+    new CfnOutput(this, 'ServingNamespace', { value: namespace });
+
+    const { monitoring } = config;
+    this.monitoring = new TeamMonitoring(this, 'Monitoring', {
+      team: config.team,
+      stage: config.stage,
+      alarmEmails: config.alarmEmails,
+      service: {
+        modelName: serving.modelName,
+        // A literal, not the cluster's token: it is a metric dimension value.
+        clusterName: clusterName(),
+        namespace: chart.namespaceName,
+        serviceName: chart.serviceName,
+      },
+      thresholds: {
+        errorRate: monitoring.errorRateThreshold,
+        latencyP99Ms: serving.latencyP99Ms,
+        lowConfidence: monitoring.lowConfidenceThreshold,
+        driftPsi: monitoring.driftThreshold,
+      },
+      monthlyBudgetUsd: monitoring.monthlyBudgetUsd,
+      logRetention: toRetentionDays(monitoring.logRetentionDays),
+      removalPolicy,
     });
   }
 }

@@ -40,6 +40,15 @@ export interface TeamConfig {
     readonly retrainSchedule?: string;
     readonly promotionMargin: number;
   };
+  /** The shared EKS cluster as this team asks for it (see `derivePlatforms`). */
+  readonly cluster: {
+    /** Empty: the API endpoint is private. */
+    readonly endpointPublicCidrs: readonly string[];
+    readonly adminRoleArns: readonly string[];
+    readonly nodes: NodeGroupConfig;
+    /** Unset: no GPU node group. */
+    readonly gpuNodes?: NodeGroupConfig;
+  };
   readonly serving: {
     readonly modelName: string;
     readonly minReplicas: number;
@@ -47,6 +56,16 @@ export interface TeamConfig {
     readonly cpuMillicores: number;
     readonly memoryMiB: number;
     readonly latencyP99Ms: number;
+    readonly gpusPerPod: number;
+    /** ResourceQuota of the team namespace. */
+    readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
+    readonly ingress: {
+      /** ACM certificate of the HTTPS listener. */
+      readonly certificateArn: string;
+      readonly scheme: 'internal' | 'internet-facing';
+      /** Empty: any client that can route to the (internal) load balancer. */
+      readonly allowedClientCidrs: readonly string[];
+    };
   };
   readonly monitoring: {
     readonly errorRateThreshold: number;
@@ -57,6 +76,12 @@ export interface TeamConfig {
   };
 }
 
+export interface NodeGroupConfig {
+  readonly instanceTypes: readonly string[];
+  readonly minSize: number;
+  readonly maxSize: number;
+}
+
 interface StageDefaults {
   natGatewaysPerAz: boolean;
   noncurrentVersionDays: number;
@@ -64,6 +89,8 @@ interface StageDefaults {
   logRetentionDays: number;
   minReplicas: number;
   maxReplicas: number;
+  nodes: NodeGroupConfig;
+  gpuNodes: NodeGroupConfig;
 }
 
 /** Stage-aware defaults: prod keeps more and runs highly available; dev is small and cheap. */
@@ -75,6 +102,8 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     logRetentionDays: 30,
     minReplicas: 1,
     maxReplicas: 3,
+    nodes: { instanceTypes: ['m6i.large'], minSize: 2, maxSize: 4 },
+    gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 2 },
   },
   staging: {
     natGatewaysPerAz: true,
@@ -83,6 +112,8 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     logRetentionDays: 90,
     minReplicas: 2,
     maxReplicas: 6,
+    nodes: { instanceTypes: ['m6i.xlarge'], minSize: 2, maxSize: 6 },
+    gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 4 },
   },
   prod: {
     natGatewaysPerAz: true,
@@ -91,6 +122,8 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     logRetentionDays: 365,
     minReplicas: 3,
     maxReplicas: 20,
+    nodes: { instanceTypes: ['m6i.xlarge'], minSize: 3, maxSize: 12 },
+    gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 8 },
   },
 };
 
@@ -99,6 +132,14 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
   const d = STAGE_DEFAULTS[file.stage];
   const throwaway = file.dataLake?.throwaway ?? false;
   const lifecycle = file.dataLake?.lifecycle ?? {};
+  const serving = file.serving ?? {};
+  const minReplicas = serving.minReplicas ?? d.minReplicas;
+  const maxReplicas = serving.maxReplicas ?? Math.max(d.maxReplicas, minReplicas);
+  const cpuMillicores = serving.cpuMillicores ?? 1000;
+  const memoryMiB = serving.memoryMiB ?? 512;
+  const gpusPerPod = serving.gpusPerPod ?? 0;
+  // Room for every replica the autoscaler may run plus one rolling-update surge pod.
+  const podsAtPeak = maxReplicas + 1;
   const config: TeamConfig = {
     team: file.team,
     stage: file.stage,
@@ -136,14 +177,31 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       retrainSchedule: file.training?.retrainSchedule,
       promotionMargin: file.training?.promotionMargin ?? 0.005,
     },
+    cluster: {
+      endpointPublicCidrs: file.cluster?.endpointPublicCidrs ?? [],
+      adminRoleArns: file.cluster?.adminRoleArns ?? [],
+      nodes: nodeGroup(d.nodes, file.cluster?.nodes ?? {}),
+      gpuNodes: file.cluster?.gpuNodes && nodeGroup(d.gpuNodes, file.cluster.gpuNodes),
+    },
     serving: {
-      modelName: file.serving?.modelName ?? file.team,
-      minReplicas: file.serving?.minReplicas ?? d.minReplicas,
-      maxReplicas:
-        file.serving?.maxReplicas ?? Math.max(d.maxReplicas, file.serving?.minReplicas ?? 0),
-      cpuMillicores: file.serving?.cpuMillicores ?? 1000,
-      memoryMiB: file.serving?.memoryMiB ?? 512,
-      latencyP99Ms: file.serving?.latencyP99Ms ?? 100,
+      modelName: serving.modelName ?? file.team,
+      minReplicas,
+      maxReplicas,
+      cpuMillicores,
+      memoryMiB,
+      latencyP99Ms: serving.latencyP99Ms ?? 100,
+      gpusPerPod,
+      quota: {
+        cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
+        memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),
+        gpus: serving.quota?.gpus ?? podsAtPeak * gpusPerPod,
+      },
+      ingress: {
+        // The schema requires it; the fallback only satisfies the type.
+        certificateArn: serving.ingress?.certificateArn ?? '',
+        scheme: serving.ingress?.scheme ?? 'internal',
+        allowedClientCidrs: serving.ingress?.allowedClientCidrs ?? [],
+      },
     },
     monitoring: {
       errorRateThreshold: file.monitoring?.errorRateThreshold ?? 0.05,
@@ -154,6 +212,19 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
     },
   };
   return deepFreeze(config);
+}
+
+/** A node group's stage defaults overlaid with the file; a raised minimum lifts the maximum. */
+function nodeGroup(
+  defaults: NodeGroupConfig,
+  file: { instanceTypes?: string[]; minSize?: number; maxSize?: number },
+): NodeGroupConfig {
+  const minSize = file.minSize ?? defaults.minSize;
+  return {
+    instanceTypes: file.instanceTypes ?? defaults.instanceTypes,
+    minSize,
+    maxSize: file.maxSize ?? Math.max(defaults.maxSize, minSize),
+  };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -77,6 +77,56 @@ export const trainingSchema = z.strictObject({
   promotionMargin: z.number().min(0).max(1).optional(),
 });
 
+const ipv4Cidr = z
+  .string()
+  .regex(
+    /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(\d|[12]\d|3[0-2])$/,
+    'must be an IPv4 CIDR like 203.0.113.0/24',
+  );
+
+const ec2InstanceType = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type like m6i.large');
+
+export const nodeGroupSchema = z.strictObject({
+  /** EC2 instance types of the managed node group (one size family: the autoscaler assumes it). */
+  instanceTypes: z.array(ec2InstanceType).min(1, 'must list at least one instance type').optional(),
+  /** Nodes the autoscaler never goes below. */
+  minSize: z.number().int().min(0).max(100).optional(),
+  /** Nodes the autoscaler never goes above (the cost ceiling of the group). */
+  maxSize: z.number().int().min(1).max(1000).optional(),
+});
+
+/**
+ * The shared EKS cluster of the team's account and region. Teams of one account and region
+ * share it: see `derivePlatforms` (./platform.ts) for how their settings combine.
+ */
+export const clusterSchema = z.strictObject({
+  /**
+   * CIDRs allowed to reach the Kubernetes API endpoint over the internet. Empty (the default)
+   * keeps the endpoint private: reachable only from inside the VPC.
+   */
+  endpointPublicCidrs: z.array(ipv4Cidr).max(40).optional(),
+  /** IAM roles that get cluster-admin through EKS access entries (platform operators). */
+  adminRoleArns: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/,
+          'must be an IAM role ARN like arn:aws:iam::123456789012:role/PlatformAdmin',
+        ),
+    )
+    .optional(),
+  /** The CPU node group every workload runs on. */
+  nodes: nodeGroupSchema.optional(),
+  /**
+   * A GPU node group (tainted nvidia.com/gpu=true:NoSchedule, NVIDIA device plugin installed).
+   * Present: created; absent: no GPU nodes.
+   */
+  gpuNodes: nodeGroupSchema.optional(),
+});
+
 export const servingSchema = z.strictObject({
   /** Model name served by the team's inference service (the URL name). */
   modelName: z
@@ -91,6 +141,44 @@ export const servingSchema = z.strictObject({
   memoryMiB: z.number().int().min(128).max(262144).optional(),
   /** p99 latency target in milliseconds (alarm threshold). */
   latencyP99Ms: z.number().positive().max(60000).optional(),
+  /**
+   * NVIDIA GPUs per pod (0: a CPU service). Above 0 the pods run on the cluster's GPU nodes,
+   * so some team of the account and region must configure `cluster.gpuNodes`.
+   */
+  gpusPerPod: z.number().int().min(0).max(16).optional(),
+  /**
+   * ResourceQuota of the team's namespace: what all its pods together may request.
+   * Default: enough for maxReplicas + 1 surge pod (GPUs included).
+   */
+  quota: z
+    .strictObject({
+      /** CPU cores. */
+      cpu: z.number().positive().max(10000).optional(),
+      /** Memory in GiB. */
+      memoryGiB: z.number().positive().max(100000).optional(),
+      /** GPUs (`requests.nvidia.com/gpu`). */
+      gpus: z.number().int().min(0).max(1000).optional(),
+    })
+    .optional(),
+  /** How requests reach the service: an Application Load Balancer created by the ingress. */
+  ingress: z
+    .strictObject({
+      /** ACM certificate for the HTTPS listener, in the team's region (required). */
+      certificateArn: z
+        .string()
+        .regex(
+          /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/,
+          'must be an ACM certificate ARN like arn:aws:acm:eu-west-1:123456789012:certificate/<uuid>',
+        )
+        .optional(),
+      /** `internal` (only reachable from the VPC and peered networks) or `internet-facing`. */
+      scheme: z
+        .enum(['internal', 'internet-facing'], { error: 'must be internal or internet-facing' })
+        .optional(),
+      /** Client CIDRs allowed to reach the load balancer (required for internet-facing). */
+      allowedClientCidrs: z.array(ipv4Cidr).min(1).max(40).optional(),
+    })
+    .optional(),
 });
 
 export const monitoringSchema = z.strictObject({
@@ -136,6 +224,7 @@ export const teamFileSchema = z
     network: networkSchema.optional(),
     dataLake: dataLakeSchema.optional(),
     training: trainingSchema.optional(),
+    cluster: clusterSchema.optional(),
     serving: servingSchema.optional(),
     monitoring: monitoringSchema.optional(),
   })
@@ -187,6 +276,50 @@ export const teamFileSchema = z
         code: 'custom',
         path: ['serving', 'maxReplicas'],
         message: `must be >= serving.minReplicas (${minReplicas})`,
+      });
+    }
+    for (const group of ['nodes', 'gpuNodes'] as const) {
+      const { minSize, maxSize } = file.cluster?.[group] ?? {};
+      if (minSize !== undefined && maxSize !== undefined && minSize > maxSize) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cluster', group, 'maxSize'],
+          message: `must be >= cluster.${group}.minSize (${minSize})`,
+        });
+      }
+    }
+    file.cluster?.endpointPublicCidrs?.forEach((cidr, i) => {
+      if (cidr.endsWith('/0')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cluster', 'endpointPublicCidrs', i],
+          message:
+            'must not open the Kubernetes API to the whole internet: list your VPN or office ranges',
+        });
+      }
+    });
+    const ingress = file.serving?.ingress;
+    const certificateArn = ingress?.certificateArn;
+    if (certificateArn === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'ingress', 'certificateArn'],
+        message: `is required: the service is only served over HTTPS (an ACM certificate in ${file.region})`,
+      });
+    }
+    if (ingress?.scheme === 'internet-facing' && !ingress.allowedClientCidrs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'ingress', 'allowedClientCidrs'],
+        message:
+          'is required for an internet-facing load balancer: list the client ranges (["0.0.0.0/0"] means the whole internet)',
+      });
+    }
+    if (certificateArn !== undefined && certificateArn.split(':')[3] !== file.region) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'ingress', 'certificateArn'],
+        message: `must be a certificate in ${file.region}: a load balancer only uses certificates of its own region`,
       });
     }
   });

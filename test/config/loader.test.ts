@@ -69,17 +69,17 @@ describe('team file validation', () => {
     [
       'unknown top-level key',
       stringify(teamFile({ dataLak: {} })),
-      '13 dataLak: is not a known field (check the spelling; unknown fields are errors)',
+      '16 dataLak: is not a known field (check the spelling; unknown fields are errors)',
     ],
     [
       'unknown nested key',
       stringify(teamFile({ dataLake: { lifecycle: { noncurrentDays: 3 } } })),
-      '15 dataLake.lifecycle.noncurrentDays: is not a known field (check the spelling; unknown fields are errors)',
+      '18 dataLake.lifecycle.noncurrentDays: is not a known field (check the spelling; unknown fields are errors)',
     ],
     [
       'wrong type nested',
       stringify(teamFile({ dataLake: { lifecycle: { noncurrentVersionDays: 'ten' } } })),
-      '15 dataLake.lifecycle.noncurrentVersionDays: expected number, received string',
+      '18 dataLake.lifecycle.noncurrentVersionDays: expected number, received string',
     ],
     [
       'bad email',
@@ -89,7 +89,7 @@ describe('team file validation', () => {
     [
       'throwaway outside dev',
       stringify(teamFile({ stage: 'prod', dataLake: { throwaway: true } })),
-      '14 dataLake.throwaway: is only allowed for stage dev (this file is stage prod): data is never thrown away elsewhere',
+      '17 dataLake.throwaway: is only allowed for stage dev (this file is stage prod): data is never thrown away elsewhere',
     ],
     [
       'throwaway with object lock',
@@ -98,17 +98,17 @@ describe('team file validation', () => {
           dataLake: { throwaway: true, rawObjectLock: { mode: 'governance', days: 30 } },
         }),
       ),
-      '16 dataLake.rawObjectLock: cannot be combined with throwaway: locked objects cannot be deleted',
+      '19 dataLake.rawObjectLock: cannot be combined with throwaway: locked objects cannot be deleted',
     ],
     [
       'bad object lock mode',
       stringify(teamFile({ dataLake: { rawObjectLock: { mode: 'strict', days: 30 } } })),
-      '15 dataLake.rawObjectLock.mode: expected one of "governance"|"compliance"',
+      '18 dataLake.rawObjectLock.mode: expected one of "governance"|"compliance"',
     ],
     [
       'glacier before tiering',
       stringify(teamFile({ dataLake: { lifecycle: { rawGlacierDays: 10 } } })),
-      '15 dataLake.lifecycle.rawGlacierDays: must be greater than intelligentTieringDays (30)',
+      '18 dataLake.lifecycle.rawGlacierDays: must be greater than intelligentTieringDays (30)',
     ],
     [
       'min replicas above max',
@@ -118,7 +118,7 @@ describe('team file validation', () => {
     [
       'bad CIDR',
       stringify(teamFile({ network: { cidr: '10.0.0.0/8' } })),
-      '14 network.cidr: must be an IPv4 CIDR from /16 to /24',
+      '17 network.cidr: must be an IPv4 CIDR from /16 to /24',
     ],
     [
       'invalid YAML',

@@ -6,6 +6,14 @@ import { stringify } from 'yaml';
 import { buildPlatformApp, type MlPlatformApp } from '../../lib/app';
 import { parseTeamFile, type TeamConfig } from '../../lib/config';
 
+/** An ACM certificate ARN in the given region (the schema requires one for the ingress). */
+export function certificateArn(region: string, account: string): string {
+  return `arn:aws:acm:${region}:${account}:certificate/00000000-0000-4000-8000-000000000001`;
+}
+
+/** The serving tests' certificate, in their region. */
+export const CERTIFICATE_ARN = certificateArn('eu-west-1', '111111111111');
+
 /** A valid team file as a plain object; tests override what they are about. */
 export function teamFile(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -17,17 +25,47 @@ export function teamFile(overrides: Record<string, unknown> = {}): Record<string
     costCenter: 'cc-42',
     owners: ['lead@example.com'],
     alarmEmails: ['oncall@example.com'],
+    serving: { ingress: { certificateArn: certificateArn('us-east-1', '222222222222') } },
     ...overrides,
   };
 }
 
+/** A valid team file for the serving tests (another account and region). */
+export function servingTeamFile(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return teamFile({
+    team: 'alpha',
+    account: '111111111111',
+    region: 'eu-west-1',
+    availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    costCenter: 'cc-1',
+    serving: { ingress: { certificateArn: CERTIFICATE_ARN } },
+    ...overrides,
+  });
+}
+
 /** Validates and resolves a team file object exactly as the app would. */
-export function teamConfig(overrides: Record<string, unknown> = {}): TeamConfig {
-  const result = parseTeamFile('test.yaml', stringify(teamFile(overrides)));
+export function resolveTeamFile(file: Record<string, unknown>): TeamConfig {
+  const result = parseTeamFile('test.yaml', stringify(file));
   if ('problems' in result) {
     throw new Error(result.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
   }
   return result.config;
+}
+
+export const teamConfig = (overrides: Record<string, unknown> = {}): TeamConfig =>
+  resolveTeamFile(teamFile(overrides));
+
+export const servingTeamConfig = (overrides: Record<string, unknown> = {}): TeamConfig =>
+  resolveTeamFile(servingTeamFile(overrides));
+
+/**
+ * A stand-in for serving/: the image asset only stages the folder at synth, so a one-line
+ * Dockerfile keeps stack tests fast and independent of the service's files.
+ */
+export function placeholderServingDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-serving-'));
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\n');
+  return dir;
 }
 
 /** Writes team files into a fresh temporary folder and returns its path. */
@@ -54,5 +92,8 @@ export function testApp(context: Record<string, unknown> = {}, outdir?: string):
 /** Builds the whole app (with cdk-nag) for the given team environments. */
 export function buildApp(teams: TeamConfig[]): { app: App } & MlPlatformApp {
   const app = testApp();
-  return { app, ...buildPlatformApp(app, teams) };
+  return {
+    app,
+    ...buildPlatformApp(app, teams, { servingImageDirectory: placeholderServingDir() }),
+  };
 }

@@ -40,6 +40,8 @@ describe('the whole app', () => {
       'mlp-fraud-prod.template.json',
       'mlp-platform-222222222222-us-east-1.template.json',
       'mlp-search-dev.template.json',
+      'mlpplatform222222222222useast1awscdkawseksClusterResourceProvider8C3FB3E7.nested.template.json',
+      'mlpplatform222222222222useast1awscdkawseksKubectlProviderD2493CDD.nested.template.json',
     ]);
     expect(second).toEqual(first);
   });

@@ -1,5 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { buildApp, teamConfig } from '../helpers/teams';
+import { buildApp, certificateArn, teamConfig } from '../helpers/teams';
 import { reviewTemplate } from '../helpers/snapshot';
 
 const STATEFUL = ['AWS::S3::Bucket', 'AWS::KMS::Key'];
@@ -68,7 +68,10 @@ describe('TeamStack', () => {
           owners: ['someone-else@example.com'],
           alarmEmails: ['pager@example.com'],
           dataLake: { lifecycle: { noncurrentVersionDays: 365, intelligentTieringDays: 60 } },
-          serving: { maxReplicas: 40 },
+          serving: {
+            ingress: { certificateArn: certificateArn('us-east-1', '222222222222') },
+            maxReplicas: 40,
+          },
           monitoring: { driftThreshold: 0.3 },
         }),
       ]).teams[0],

@@ -1,0 +1,3 @@
+export * from './pod-identity';
+export * from './serving-chart';
+export * from './serving-env';

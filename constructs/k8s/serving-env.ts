@@ -1,0 +1,33 @@
+/**
+ * Environment variables the chart sets on the inference container: the contract with the
+ * service's `loadConfig` (serving/src/config.ts). Names follow the service's `SERVING_` prefix;
+ * rename one only together with the service.
+ */
+export const SERVING_ENV = {
+  /** Where model bundles and aliases live: `s3://<models bucket>/<prefix>`. */
+  modelSource: 'SERVING_MODEL_SOURCE',
+  /** Name the model is served and reported under (URL path and metric dimension `Model`). */
+  modelName: 'SERVING_MODEL_NAME',
+  /** Seconds between polls of the alias objects (production / candidate). */
+  aliasPollSeconds: 'SERVING_POLL_INTERVAL_S',
+  /** The port the service listens on. */
+  port: 'PORT',
+  /** File with one API key per line (blank lines and `#` comments ignored). */
+  apiKeysFile: 'SERVING_API_KEYS_FILE',
+  /** `true`: emit CloudWatch Embedded Metric Format lines on stdout. */
+  emf: 'SERVING_EMF',
+  /** CloudWatch namespace of the EMF metrics. */
+  emfNamespace: 'SERVING_EMF_NAMESPACE',
+  /** Values of the `Team` and `Stage` metric dimensions. */
+  team: 'SERVING_TEAM',
+  stage: 'SERVING_STAGE',
+  /**
+   * Delay between SIGTERM and closing; 0 because the pod's preStop sleep already keeps the
+   * pod serving while the load balancer and endpoints deregister it.
+   */
+  shutdownDelayMs: 'SERVING_SHUTDOWN_DELAY_MS',
+  /** How long in-flight requests may drain after SIGTERM before the process exits. */
+  shutdownTimeoutMs: 'SERVING_SHUTDOWN_TIMEOUT_MS',
+  /** Region of the AWS SDK (S3, Secrets Manager): IMDS is blocked by the network policy. */
+  awsRegion: 'AWS_REGION',
+} as const;

@@ -1,0 +1,189 @@
+import { Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as eks from 'aws-cdk-lib/aws-eks';
+import type { Chart } from 'cdk8s';
+import { Construct, type IDependable } from 'constructs';
+import type { DataLake } from '../data-lake';
+import { acknowledge } from './acknowledgements';
+import { PodIdentityRole } from './pod-identity-role';
+
+export interface TeamServingProps {
+  /** The shared cluster (it may live in another stack of the same environment). */
+  readonly cluster: eks.ICluster;
+  /**
+   * The Pod Identity Agent add-on of the cluster: the association waits for it.
+   * @default - no extra dependency
+   */
+  readonly podIdentityAgent?: IDependable;
+  /** The team's namespace; the chart applied with {@link TeamServing.addChart} must create it. */
+  readonly namespace: string;
+  /** Service account of the inference pods, in `namespace`. */
+  readonly serviceAccountName: string;
+  /** The team's data lake: models are read from it, feedback is written to it. */
+  readonly dataLake: DataLake;
+  /** Folder with the inference service's Dockerfile (built and pushed to ECR at deploy). */
+  readonly imageDirectory: string;
+  /**
+   * Prefix of the model store in the `models` zone (bundles and aliases).
+   * @default 'models'
+   */
+  readonly modelsPrefix?: string;
+  /**
+   * Prefix in the `processed` zone where the service writes feedback and captured requests.
+   * @default 'feedback'
+   */
+  readonly feedbackPrefix?: string;
+  /**
+   * Key that encrypts the API keys secret.
+   * @default - a new key with rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * What happens to the secret and its key when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The AWS side of one team's inference service on the shared cluster:
+ *
+ * - the pod role (EKS Pod Identity, bound to one namespace and service account) that can read
+ *   only `models/*` of the team's models zone, write only `feedback/*` of its processed zone,
+ *   and read its API keys secret;
+ * - the API keys secret in Secrets Manager (generated at deploy, KMS encrypted: the value is in
+ *   no template and no manifest; the pods mount it through the Secrets Store CSI driver);
+ * - the container image, built from `imageDirectory` and pushed to the CDK assets repository;
+ * - {@link addChart}: applies the team's cdk8s chart to the cluster from this stack.
+ */
+export class TeamServing extends Construct {
+  readonly role: PodIdentityRole;
+  readonly apiKeys: secretsmanager.ISecret;
+  readonly image: ecrAssets.DockerImageAsset;
+  readonly namespace: string;
+  readonly serviceAccountName: string;
+  /** `s3://<models bucket>/<prefix>`: where the service finds bundles and aliases. */
+  readonly modelSource: string;
+  /** `s3://<processed bucket>/<prefix>`: where the service may write feedback and captures. */
+  readonly feedbackUri: string;
+  private readonly cluster: eks.ICluster;
+
+  constructor(scope: Construct, id: string, props: TeamServingProps) {
+    super(scope, id);
+    const modelsPrefix = props.modelsPrefix ?? 'models';
+    const feedbackPrefix = props.feedbackPrefix ?? 'feedback';
+    for (const [name, prefix] of [
+      ['modelsPrefix', modelsPrefix],
+      ['feedbackPrefix', feedbackPrefix],
+    ]) {
+      if (!/^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/.test(prefix)) {
+        throw new Error(
+          `${this.node.path}: ${name} must be a key prefix like "models" (lowercase, no leading or trailing slash, no wildcard), got "${prefix}"`,
+        );
+      }
+    }
+    this.cluster = props.cluster;
+    this.namespace = props.namespace;
+    this.serviceAccountName = props.serviceAccountName;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.role = new PodIdentityRole(this, 'PodRole', {
+      cluster: props.cluster,
+      namespace: props.namespace,
+      serviceAccount: props.serviceAccountName,
+      description: `Inference pods of namespace ${props.namespace}: read models, write feedback, read API keys`,
+      agent: props.podIdentityAgent,
+    });
+    props.dataLake.grantRead('models', this.role, `${modelsPrefix}/*`);
+    props.dataLake.grantWrite('processed', this.role, `${feedbackPrefix}/*`);
+    this.modelSource = `s3://${props.dataLake.bucket('models').bucketName}/${modelsPrefix}`;
+    this.feedbackUri = `s3://${props.dataLake.bucket('processed').bucketName}/${feedbackPrefix}`;
+
+    const key =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        description: `Encrypts the API keys of the inference service in ${props.namespace}`,
+        enableKeyRotation: true,
+        removalPolicy,
+        pendingWindow: Duration.days(removalPolicy === RemovalPolicy.DESTROY ? 7 : 30),
+      });
+    const apiKeys = new secretsmanager.Secret(this, 'ApiKeys', {
+      description: `API keys of the inference service in ${props.namespace}, one per line`,
+      encryptionKey: key,
+      // One random key to start with; teams add lines with put-secret-value (see runbook).
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      removalPolicy,
+    });
+    apiKeys.grantRead(this.role);
+    this.apiKeys = apiKeys;
+    acknowledge(
+      apiKeys,
+      'API keys are shared with the team\'s clients, so rotating them is a coordinated change the team makes (put-secret-value, then the CSI driver remounts within its rotation interval); an automatic rotation would lock clients out.',
+      'AwsSolutions-SMG4',
+    );
+
+    this.image = new ecrAssets.DockerImageAsset(this, 'Image', {
+      directory: props.imageDirectory,
+      platform: ecrAssets.Platform.LINUX_AMD64,
+      // Dependencies are installed inside the build; a local node_modules would only slow
+      // staging and change the asset hash.
+      exclude: ['**/node_modules', '**/coverage', '**/dist'],
+    });
+
+    this.acknowledgeGrants(props.dataLake, modelsPrefix, feedbackPrefix);
+  }
+
+  /**
+   * Applies a cdk8s chart to the cluster from this construct's stack (the chart's tokens, such
+   * as the image URI, resolve here), after the pod role is associated: pods never start
+   * without their credentials.
+   */
+  addChart(id: string, chart: Chart): eks.KubernetesManifest {
+    const objects = chart.toJson() as { kind: string; metadata?: { name?: string; namespace?: string } }[];
+    const has = (kind: string, name: string) =>
+      objects.some((o) => o.kind === kind && o.metadata?.name === name);
+    if (!has('Namespace', this.namespace)) {
+      throw new Error(
+        `${this.node.path}: the chart must create namespace "${this.namespace}" (the pod role is bound to it)`,
+      );
+    }
+    if (
+      !objects.some(
+        (o) =>
+          o.kind === 'ServiceAccount' &&
+          o.metadata?.name === this.serviceAccountName &&
+          o.metadata?.namespace === this.namespace,
+      )
+    ) {
+      throw new Error(
+        `${this.node.path}: the chart must create service account "${this.serviceAccountName}" in "${this.namespace}" (the pod role is bound to it)`,
+      );
+    }
+    const manifest = new eks.KubernetesManifest(this, id, {
+      cluster: this.cluster,
+      manifest: objects,
+    });
+    manifest.node.addDependency(this.role.association);
+    return manifest;
+  }
+
+  private acknowledgeGrants(dataLake: DataLake, modelsPrefix: string, feedbackPrefix: string) {
+    const stack = Stack.of(this);
+    const arnOf = (zone: 'models' | 'processed') =>
+      `<${stack.resolve(stack.getLogicalId(dataLake.bucket(zone).node.defaultChild as CfnElement))}.Arn>`;
+    acknowledge(
+      this.role.role,
+      `Least privilege by prefix: reads only ${modelsPrefix}/* of this team's models bucket and writes only ${feedbackPrefix}/* of its processed bucket (object-level wildcards for the keys below those prefixes and the S3/KMS action families of the grant: Get/List object versions, Put/Abort multipart, GenerateDataKey/ReEncrypt with the data lake key).`,
+      `AwsSolutions-IAM5[Resource::${arnOf('models')}/${modelsPrefix}/*]`,
+      `AwsSolutions-IAM5[Resource::${arnOf('processed')}/${feedbackPrefix}/*]`,
+      'AwsSolutions-IAM5[Action::s3:GetObject*]',
+      'AwsSolutions-IAM5[Action::s3:GetBucket*]',
+      'AwsSolutions-IAM5[Action::s3:List*]',
+      'AwsSolutions-IAM5[Action::s3:Abort*]',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+    );
+  }
+}

@@ -1,0 +1,347 @@
+import { Template, Match } from 'aws-cdk-lib/assertions';
+import { buildPlatformApp, type MlPlatformApp } from '../../lib/app';
+import { loadTeamConfigs } from '../../lib/config';
+import { K8S_VERSIONS } from '../../constructs/k8s-versions';
+import { CONTROL_PLANE_LOG_TYPES } from '../../constructs/serving';
+import {
+  testApp,
+  CERTIFICATE_ARN,
+  placeholderServingDir,
+  servingTeamConfig,
+} from '../helpers/teams';
+
+/**
+ * The example team (config/teams/example.yaml) and a second team in the same account and
+ * region, synthesized once with cdk-nag (an EKS synth takes seconds): every test reads these.
+ */
+describe('serving on EKS (example team + a second team, one synth)', () => {
+  let built: MlPlatformApp;
+  let platform: Template;
+  let example: Template;
+  let other: Template;
+
+  beforeAll(() => {
+    // GIVEN
+    const [exampleTeam] = loadTeamConfigs('config/teams');
+    const otherTeam = servingTeamConfig({
+      team: 'other',
+      region: exampleTeam.region,
+      serving: { ingress: { certificateArn: CERTIFICATE_ARN }, latencyP99Ms: 250 },
+      monitoring: {
+        errorRateThreshold: 0.02,
+        lowConfidenceThreshold: 0.6,
+        driftThreshold: 0.3,
+        monthlyBudgetUsd: 100,
+      },
+    });
+    const app = testApp();
+    // WHEN: synth runs cdk-nag; an unacknowledged error would throw here
+    built = buildPlatformApp(app, [exampleTeam, otherTeam], {
+      servingImageDirectory: placeholderServingDir(),
+    });
+    app.synth();
+    platform = Template.fromStack(built.platforms[0]);
+    [example, other] = built.teams.map((t) => Template.fromStack(t));
+  });
+
+  test('one platform for both teams, cdk-nag clean (synth did not throw)', () => {
+    expect(built.platforms).toHaveLength(1);
+    expect(built.teams.map((t) => t.stackName)).toEqual(['mlp-example-dev', 'mlp-other-dev']);
+  });
+
+  describe('cluster', () => {
+    test('Kubernetes version from the versions module, API endpoint private by default', () => {
+      platform.hasResourceProperties('Custom::AWSCDK-EKS-Cluster', {
+        Config: Match.objectLike({
+          version: K8S_VERSIONS.kubernetes,
+          resourcesVpcConfig: Match.objectLike({
+            endpointPublicAccess: false,
+            endpointPrivateAccess: true,
+          }),
+        }),
+      });
+      const cluster = Object.values(platform.findResources('Custom::AWSCDK-EKS-Cluster'))[0];
+      expect(cluster.Properties.Config.resourcesVpcConfig.publicAccessCidrs).toBeUndefined();
+    });
+
+    test('every control-plane log type on, secrets encrypted with a rotated KMS key', () => {
+      platform.hasResourceProperties('Custom::AWSCDK-EKS-Cluster', {
+        Config: Match.objectLike({
+          logging: {
+            clusterLogging: [{ enabled: true, types: Match.arrayEquals(CONTROL_PLANE_LOG_TYPES) }],
+          },
+          encryptionConfig: [
+            {
+              provider: { keyArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('SecretsKey'), 'Arn'] } },
+              resources: ['secrets'],
+            },
+          ],
+        }),
+      });
+      expect(CONTROL_PLANE_LOG_TYPES).toHaveLength(5);
+      platform.hasResourceProperties('AWS::KMS::Key', {
+        Description: Match.stringLikeRegexp('Kubernetes secrets'),
+        EnableKeyRotation: true,
+      });
+    });
+
+    test('control-plane logs kept with the platform retention, encrypted with the log key', () => {
+      platform.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: '/aws/eks/mlp-platform/cluster',
+        RetentionInDays: 30,
+        KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkLogKey'), 'Arn'] },
+      });
+      const [cluster] = Object.values(platform.findResources('Custom::AWSCDK-EKS-Cluster'));
+      expect(cluster.DependsOn).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^ServingControlPlaneLogs/)]),
+      );
+    });
+
+    test('access entries only (no aws-auth ConfigMap)', () => {
+      platform.hasResourceProperties('Custom::AWSCDK-EKS-Cluster', {
+        Config: Match.objectLike({ accessConfig: Match.objectLike({ authenticationMode: 'API' }) }),
+      });
+      platform.resourcePropertiesCountIs(
+        'Custom::AWSCDK-EKS-KubernetesResource',
+        { Manifest: Match.stringLikeRegexp('aws-auth') },
+        0,
+      );
+    });
+
+    test('CPU nodes in private subnets, sized by stage, IMDSv2 with hop limit 1, encrypted gp3', () => {
+      platform.hasResourceProperties('AWS::EKS::Nodegroup', {
+        AmiType: 'AL2023_x86_64_STANDARD',
+        InstanceTypes: ['m6i.large'],
+        ScalingConfig: { MinSize: 2, MaxSize: 4, DesiredSize: 2 },
+        Subnets: Match.arrayWith([{ Ref: Match.stringLikeRegexp('privateSubnet') }]),
+        Labels: { 'ml-platform/node-class': 'cpu' },
+      });
+      platform.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+        LaunchTemplateData: Match.objectLike({
+          MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
+          BlockDeviceMappings: [
+            Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3' }) }),
+          ],
+        }),
+      });
+      platform.resourceCountIs('AWS::EKS::Nodegroup', 1); // no GPU group unless configured
+    });
+
+    test('add-ons and Helm charts pinned to the versions module', () => {
+      for (const addon of Object.values(K8S_VERSIONS.addons)) {
+        platform.hasResourceProperties('AWS::EKS::Addon', {
+          AddonName: addon.name,
+          AddonVersion: addon.version,
+        });
+      }
+      const { nvidiaDevicePlugin, ...installed } = K8S_VERSIONS.helm;
+      for (const chart of Object.values(installed)) {
+        platform.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', {
+          Chart: chart.chart,
+          Repository: chart.repository,
+          Version: chart.version,
+        });
+      }
+      platform.resourcePropertiesCountIs(
+        'Custom::AWSCDK-EKS-HelmChart',
+        { Chart: nvidiaDevicePlugin.chart },
+        0,
+      );
+    });
+
+    test('the VPC CNI enforces NetworkPolicies (the teams rely on default-deny)', () => {
+      platform.hasResourceProperties('AWS::EKS::Addon', {
+        AddonName: 'vpc-cni',
+        ConfigurationValues: Match.serializedJson({ enableNetworkPolicy: 'true' }),
+        ResolveConflicts: 'OVERWRITE',
+      });
+    });
+
+    test('controllers get AWS permissions through Pod Identity, scoped to the cluster', () => {
+      for (const [namespace, serviceAccount] of [
+        ['kube-system', 'aws-load-balancer-controller'],
+        ['kube-system', 'cluster-autoscaler'],
+        ['amazon-cloudwatch', 'cloudwatch-agent'],
+      ]) {
+        platform.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+          Namespace: namespace,
+          ServiceAccount: serviceAccount,
+        });
+      }
+      platform.hasResourceProperties('AWS::IAM::Role', {
+        Description: Match.stringLikeRegexp('Cluster Autoscaler'),
+        AssumeRolePolicyDocument: {
+          Statement: [
+            Match.objectLike({
+              Action: ['sts:AssumeRole', 'sts:TagSession'],
+              Principal: { Service: 'pods.eks.amazonaws.com' },
+              Condition: {
+                StringEquals: { 'aws:SourceAccount': '111111111111' },
+                ArnEquals: { 'aws:SourceArn': Match.anyValue() },
+              },
+            }),
+          ],
+        },
+      });
+    });
+
+    test('the autoscaler may only resize node groups this cluster owns', () => {
+      platform.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Action: [
+                'autoscaling:SetDesiredCapacity',
+                'autoscaling:TerminateInstanceInAutoScalingGroup',
+              ],
+              Effect: 'Allow',
+              Resource: '*',
+              Condition: {
+                StringEquals: { 'aws:ResourceTag/k8s.io/cluster-autoscaler/mlp-platform': 'owned' },
+              },
+            },
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('per team', () => {
+    const podRolePolicy = (t: Template) => {
+      const policies = Object.values(
+        t.findResources('AWS::IAM::Policy', {
+          Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^ServingPodRole') }] },
+        }),
+      );
+      expect(policies).toHaveLength(1);
+      return policies[0].Properties.PolicyDocument.Statement as {
+        Action: string | string[];
+        Resource: unknown;
+      }[];
+    };
+    const logicalId = (t: Template, type: string, prefix: string) => {
+      const ids = Object.keys(t.findResources(type)).filter((id) => id.startsWith(prefix));
+      expect(ids).toHaveLength(1);
+      return ids[0];
+    };
+
+    test('the pod role reads only models/*, writes only feedback/*, reads only its own secret', () => {
+      for (const t of [example, other]) {
+        // GIVEN
+        const models = logicalId(t, 'AWS::S3::Bucket', 'DataLakeModels');
+        const processed = logicalId(t, 'AWS::S3::Bucket', 'DataLakeProcessed');
+        const key = logicalId(t, 'AWS::KMS::Key', 'DataLakeKey');
+        const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'ServingApiKeys');
+        // THEN: exactly these resources, all of this stack (no import, no wildcard)
+        expect(podRolePolicy(t).map((s) => s.Resource)).toEqual([
+          [
+            { 'Fn::GetAtt': [models, 'Arn'] },
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [models, 'Arn'] }, '/models/*']] },
+          ],
+          { 'Fn::GetAtt': [key, 'Arn'] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [processed, 'Arn'] }, '/feedback/*']] },
+          { Ref: secret },
+        ]);
+        const writes = podRolePolicy(t)[2].Action;
+        expect(writes).toContain('s3:PutObject');
+        expect(JSON.stringify(podRolePolicy(t))).not.toMatch(/Delete|ImportValue|"\*"/);
+      }
+    });
+
+    test("one team's pod role cannot reach the other team's data", () => {
+      // The stacks are separate: a reference to the other team's buckets could only be an
+      // import or a literal name. Neither appears; the role is bound to its own namespace.
+      for (const [t, namespace] of [
+        [example, 'example-dev'],
+        [other, 'other-dev'],
+      ] as const) {
+        const policy = JSON.stringify(podRolePolicy(t));
+        expect(policy).not.toMatch(/Fn::ImportValue|arn:aws:s3/);
+        t.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+          Namespace: namespace,
+          ServiceAccount: 'inference',
+          ClusterName: { 'Fn::ImportValue': Match.stringLikeRegexp('mlp-platform') },
+        });
+      }
+      expect(JSON.stringify(example.toJSON())).not.toMatch(/other-dev/);
+      expect(JSON.stringify(other.toJSON())).not.toMatch(/example-dev/);
+    });
+
+    test('API keys: generated at deploy, KMS encrypted, no value in the template', () => {
+      example.hasResourceProperties('AWS::SecretsManager::Secret', {
+        GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
+        KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServingKey'), 'Arn'] },
+        SecretString: Match.absent(),
+      });
+    });
+
+    test('the chart is applied from the team stack to the platform cluster, after the role association', () => {
+      const manifests = example.findResources('Custom::AWSCDK-EKS-KubernetesResource');
+      const [id, manifest] = Object.entries(manifests)[0];
+      expect(Object.keys(manifests)).toHaveLength(1);
+      expect(manifest.DependsOn).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^ServingPodRoleAssociation/)]),
+      );
+      const body = JSON.stringify(manifest.Properties.Manifest);
+      for (const kind of [
+        'Namespace',
+        'ResourceQuota',
+        'NetworkPolicy',
+        'Deployment',
+        'Service',
+        'HorizontalPodAutoscaler',
+        'PodDisruptionBudget',
+        'Ingress',
+      ]) {
+        expect(body).toContain(`\\"kind\\":\\"${kind}\\"`);
+      }
+      // The image comes from this stack's asset; the service token from the platform stack.
+      expect(body).toMatch(/dkr\.ecr/);
+      expect(manifest.Properties.ServiceToken).toEqual({
+        'Fn::ImportValue': expect.stringMatching(/mlp-platform/),
+      });
+      expect(id).toMatch(/^ServingManifests/);
+    });
+  });
+
+  describe('alarms (thresholds from config, every one notifies the team topic)', () => {
+    test.each([
+      // team file, HighErrorRate, HighLatency, LowConfidence, DataDrift, budget
+      ['example', 'example-dev', 0.05, 100, 0.5, 0.25, 500],
+      ['other', 'other-dev', 0.02, 250, 0.6, 0.3, 100],
+    ])('%s', (_name, prefix, errorRate, latency, confidence, drift, budget) => {
+      const t = prefix === 'example-dev' ? example : other;
+      const [topic] = Object.keys(t.findResources('AWS::SNS::Topic'));
+      const notifiesTopic = [{ Ref: topic }];
+      for (const [name, threshold] of [
+        ['HighErrorRate', errorRate],
+        ['HighLatency', latency],
+        ['LowConfidence', confidence],
+        ['ServiceDown', 1],
+        ['DataDrift', drift],
+      ] as const) {
+        t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          AlarmName: `${prefix}-${name}`,
+          Threshold: threshold,
+          AlarmActions: notifiesTopic,
+        });
+      }
+      t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+      t.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: Match.objectLike({ 'detail-type': ['SageMaker Training Job State Change'] }),
+        Targets: Match.arrayWith([Match.objectLike({ Arn: { Ref: topic } })]),
+      });
+      t.hasResourceProperties('AWS::Budgets::Budget', {
+        Budget: Match.objectLike({ BudgetLimit: { Amount: budget, Unit: 'USD' } }),
+      });
+      // ServiceDown watches this team's Service on the shared cluster.
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `${prefix}-ServiceDown`,
+        Dimensions: Match.arrayWith([
+          { Name: 'ClusterName', Value: 'mlp-platform' },
+          { Name: 'Namespace', Value: prefix },
+        ]),
+      });
+    });
+  });
+});
