@@ -1,0 +1,34 @@
+import type { Runtime } from '../../training/launcher/cli/runtime';
+
+export interface RecordingRuntime extends Runtime {
+  readonly out: string[];
+  readonly err: string[];
+  /** Fires the registered Ctrl-C handlers, as a SIGINT would. */
+  interrupt(): void;
+}
+
+/** A runtime with no clock, terminal or signals: sleeps return at once, answers are scripted. */
+export function recordingRuntime(
+  env: NodeJS.ProcessEnv = {},
+  answers: boolean[] = [],
+  now = new Date('2026-11-26T10:15:00Z'),
+): RecordingRuntime {
+  const out: string[] = [];
+  const err: string[] = [];
+  const handlers = new Set<() => void>();
+  return {
+    out,
+    err,
+    stdout: (line) => out.push(line),
+    stderr: (line) => err.push(line),
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    now: () => now,
+    sleep: async () => undefined,
+    confirm: async () => answers.shift() ?? false,
+    onInterrupt: (handler) => {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+    interrupt: () => handlers.forEach((h) => h()),
+  };
+}
