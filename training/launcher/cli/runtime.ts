@@ -9,7 +9,8 @@ export interface Runtime {
   readonly stderr: (line: string) => void;
   readonly env: NodeJS.ProcessEnv;
   readonly now: () => Date;
-  readonly sleep: (ms: number) => Promise<void>;
+  /** Waits `ms`; resolves early when `signal` aborts (a Ctrl-C must not wait out a poll). */
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Asks a yes/no question; resolves false when nobody can answer (no TTY). */
   readonly confirm: (question: string) => Promise<boolean>;
   /** Registers a Ctrl-C handler; returns a function that removes it. */
@@ -22,7 +23,14 @@ export function processRuntime(): Runtime {
     stderr: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
     now: () => new Date(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: (ms, signal) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
     confirm: async (question) => {
       if (!process.stdin.isTTY) return false;
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });

@@ -1,0 +1,107 @@
+import {
+  CreateTrainingJobCommand,
+  DescribeTrainingJobCommand,
+  StopTrainingJobCommand,
+  type DescribeTrainingJobResponse,
+} from '@aws-sdk/client-sagemaker';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { InterruptedError, JobFailedError } from '../cli/errors';
+import type { Options } from '../cli/options';
+import type { Runtime } from '../cli/runtime';
+import { aws, makeClients, type AwsClients } from '../lib/aws';
+import { fetchBundle } from '../lib/bundle-output';
+import { parseHyperparameters, resolveChannels } from '../lib/dataset';
+import { follow } from '../lib/follow';
+import { metricDefinitions } from '../lib/metric-definitions';
+import { jobName } from '../lib/naming';
+import { loadPlatform } from '../lib/platform';
+import { s3Join, uploadChannels } from '../lib/s3';
+import { billingSummary, trainingJobProgress } from '../lib/sagemaker-progress';
+import { createTrainingJobRequest } from '../lib/training-job';
+
+const DONE = new Set(['Completed', 'Failed', 'Stopped']);
+
+/** `--mode sagemaker`: upload the data, start a training job with the team's settings, follow it, fetch the bundle. */
+export async function trainSageMaker(
+  options: Options,
+  runtime: Runtime,
+  clients: AwsClients = makeClients(options),
+) {
+  const hyperparameters = parseHyperparameters(options.hp);
+  const platform = await loadPlatform(
+    clients.ssm,
+    options.team,
+    options.stage,
+    clients.region,
+    'sagemaker',
+  );
+  const name = options.jobName ?? jobName(platform.team, 'train', runtime.now());
+  const channels = resolveChannels(
+    options,
+    mkdtempSync(path.join(os.tmpdir(), 'ml-train-')),
+    options.python,
+  );
+  const uris = await uploadChannels(
+    clients.s3,
+    channels,
+    s3Join(platform.dataS3Uri, name),
+    platform.kmsKeyArn,
+    runtime.stderr,
+  );
+
+  const request = createTrainingJobRequest(
+    name,
+    platform,
+    options,
+    uris,
+    metricDefinitions(platform),
+    hyperparameters,
+  );
+  await aws(`starting training job ${name}`, () =>
+    clients.sagemaker.send(new CreateTrainingJobCommand(request)),
+  );
+  const instance = request.ResourceConfig?.InstanceType;
+  runtime.stderr(
+    `started training job ${name} on ${instance}${request.EnableManagedSpotTraining ? ' (managed spot)' : ''}: ` +
+      `https://${clients.region}.console.aws.amazon.com/sagemaker/home?region=${clients.region}#/jobs/${name}`,
+  );
+
+  const { state: job, stoppedOnRequest } = await follow<DescribeTrainingJobResponse>(
+    {
+      what: `training job ${name}`,
+      hint: `see it with: aws sagemaker describe-training-job --training-job-name ${name}`,
+      describe: () =>
+        aws(`describing training job ${name}`, () =>
+          clients.sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: name })),
+        ),
+      report: trainingJobProgress,
+      isDone: (state) => DONE.has(state.TrainingJobStatus ?? ''),
+      stop: async () => {
+        await aws(`stopping training job ${name}`, () =>
+          clients.sagemaker.send(new StopTrainingJobCommand({ TrainingJobName: name })),
+        );
+      },
+    },
+    runtime,
+    options.pollSeconds * 1000,
+  );
+
+  const billing = billingSummary(job);
+  if (billing) runtime.stderr(billing);
+  if (job.TrainingJobStatus === 'Failed') {
+    throw new JobFailedError(
+      `training job ${name} failed: ${job.FailureReason ?? 'no reason given'}`,
+    );
+  }
+  if (job.TrainingJobStatus === 'Stopped') {
+    if (stoppedOnRequest) throw new InterruptedError(`training job ${name} stopped on request`);
+    throw new JobFailedError(
+      `training job ${name} was stopped${job.FailureReason ? `: ${job.FailureReason}` : ''}`,
+    );
+  }
+  const artifact = job.ModelArtifacts?.S3ModelArtifacts;
+  if (!artifact) throw new JobFailedError(`training job ${name} completed without model artifacts`);
+  await fetchBundle(clients.s3, artifact, options, runtime);
+}
