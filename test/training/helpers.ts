@@ -3,6 +3,8 @@ import type { Runtime } from '../../training/launcher/cli/runtime';
 export interface RecordingRuntime extends Runtime {
   readonly out: string[];
   readonly err: string[];
+  /** Every poll wait asked for, in milliseconds. */
+  readonly sleeps: number[];
   /** Fires the registered Ctrl-C handlers, as a SIGINT would. */
   interrupt(): void;
 }
@@ -15,15 +17,19 @@ export function recordingRuntime(
 ): RecordingRuntime {
   const out: string[] = [];
   const err: string[] = [];
+  const sleeps: number[] = [];
   const handlers = new Set<() => void>();
   return {
     out,
     err,
+    sleeps,
     stdout: (line) => out.push(line),
     stderr: (line) => err.push(line),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     now: () => now,
-    sleep: async () => undefined,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
     confirm: async () => answers.shift() ?? false,
     onInterrupt: (handler) => {
       handlers.add(handler);
