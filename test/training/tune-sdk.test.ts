@@ -49,6 +49,9 @@ function tuning(
 
 const best = {
   TrainingJobName: BEST,
+  TrainingJobArn: `arn:aws:sagemaker:eu-west-1:123456789012:training-job/${BEST}`,
+  TrainingJobStatus: 'Completed',
+  CreationTime: new Date('2026-11-26T10:00:00Z'),
   TunedHyperParameters: { lr: '0.0042', hidden: '128,64' },
   FinalHyperParameterTuningJobObjectiveMetric: { MetricName: 'validation:loss', Value: 0.3712 },
 } as DescribeHyperParameterTuningJobResponse['BestTrainingJob'];
