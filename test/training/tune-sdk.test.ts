@@ -173,13 +173,11 @@ describe('tune at the SDK boundary', () => {
 
   test('fails with the tuning job’s failure reason', async () => {
     sagemaker.on(CreateHyperParameterTuningJobCommand).resolves({});
-    sagemaker
-      .on(DescribeHyperParameterTuningJobCommand)
-      .resolves(
-        tuning('Failed', 0, {
-          FailureReason: 'All training jobs failed: ClientError: data check failed',
-        }),
-      );
+    sagemaker.on(DescribeHyperParameterTuningJobCommand).resolves(
+      tuning('Failed', 0, {
+        FailureReason: 'All training jobs failed: ClientError: data check failed',
+      }),
+    );
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
     expect(await run(runtime)).toBe(1);
     expect(runtime.err[runtime.err.length - 1]).toBe(
