@@ -207,6 +207,8 @@ def train(
             best_weights = saved["best_weights"]
             state = _State(**saved["state"])
             torch.set_rng_state(saved["rng"])
+            if saved.get("cuda_rng") is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(saved["cuda_rng"])
             resumed_from = state.epoch
             log(f"resumed from checkpoint at epoch {state.epoch} ({checkpoint_path})")
 
@@ -308,6 +310,7 @@ def _save_checkpoint(path, model, optimizer, scheduler, scaler, best_weights, st
             "best_weights": best_weights,
             "state": asdict(state),
             "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         },
         tmp,
     )
