@@ -1,10 +1,10 @@
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { tempDir } from './helpers';
 
 export const REGION = 'eu-west-1';
 export const TEAM = 'fraud';
@@ -126,7 +126,7 @@ export async function seedTeam(
 
 /** A small model.tar.gz (a manifest and an onnx stand-in) uploaded where a finished job leaves it. */
 export async function putBundle(moto: Moto, uri: string): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-bundle-'));
+  const dir = tempDir('fake-bundle-');
   mkdirSync(path.join(dir, 'model'));
   writeFileSync(
     path.join(dir, 'model', 'manifest.json'),

@@ -1,9 +1,9 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DUMMY_CREDENTIALS, KMS_KEY, seedTeam, startMoto, type Moto } from './aws-fixtures';
+import { removeTempDirs, tempDir } from './helpers';
 
 /**
  * The trainer image's entry point as AWS Batch runs it: it stages data and checkpoints from
@@ -22,10 +22,13 @@ describe('training/reference/entry.py on AWS Batch', () => {
     moto = await startMoto();
     await seedTeam(moto);
   });
-  afterAll(() => moto.stop());
+  afterAll(async () => {
+    removeTempDirs();
+    await moto.stop();
+  });
 
   async function uploadSample(job: string, edit: (csv: string) => string = (c) => c) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'batch-sample-'));
+    const dir = tempDir('batch-sample-');
     spawnSync(BOTO_PYTHON, ['-m', 'ml_trainer.sample_data', '--out', dir, '--rows', '1500'], {
       cwd: REFERENCE,
     });
@@ -42,7 +45,7 @@ describe('training/reference/entry.py on AWS Batch', () => {
   }
 
   function runEntry(job: string) {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'batch-root-'));
+    const root = tempDir('batch-root-');
     writeFileSync(path.join(root, '.keep'), '');
     return spawnSync(BOTO_PYTHON, [ENTRY, 'train'], {
       encoding: 'utf8',

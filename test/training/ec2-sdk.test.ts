@@ -7,8 +7,6 @@ import {
 } from '@aws-sdk/client-batch';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { mkdtempSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
 import {
@@ -20,7 +18,7 @@ import {
   startMoto,
   type Moto,
 } from './aws-fixtures';
-import { recordingRuntime } from './helpers';
+import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 /** moto's Batch runs jobs in Docker, which CI lacks: Batch is mocked at the SDK boundary, S3/SSM are moto. */
 const NAME = 'fraud-train-batch';
@@ -40,6 +38,7 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
     await seedTeam(moto);
   });
   afterAll(async () => {
+    removeTempDirs();
     batch.restore();
     process.env = savedEnv;
     await moto.stop();
@@ -50,7 +49,14 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
   });
 
   const run = (runtime = recordingRuntime(DUMMY_CREDENTIALS), ...extra: string[]) =>
-    main(['--mode', 'ec2', ...awsArgs(moto, '--job-name', NAME, ...extra)], runtime);
+    main(
+      [
+        '--mode',
+        'ec2',
+        ...awsArgs(moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra),
+      ],
+      runtime,
+    );
 
   test('submits the trainer to the team queue, follows it and downloads the bundle', async () => {
     await putBundle(moto, `s3://fraud-dev-models/training/${NAME}/output/model.tar.gz`);
@@ -64,7 +70,7 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
       )
       .resolves(job('SUCCEEDED', { statusReason: 'Essential container in task exited' }));
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
-    const out = mkdtempSync(path.join(os.tmpdir(), 'batch-out-'));
+    const out = tempDir('batch-out-');
 
     expect(await run(runtime, '--hp', 'lr=0.001', '--out', out)).toBe(0);
 

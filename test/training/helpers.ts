@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Runtime } from '../../training/launcher/cli/runtime';
 
 export interface RecordingRuntime extends Runtime {
@@ -37,4 +40,18 @@ export function recordingRuntime(
     },
     interrupt: () => handlers.forEach((h) => h()),
   };
+}
+
+const tempDirs: string[] = [];
+
+/** A scratch folder removed by `removeTempDirs` (call it in afterAll). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Also takes folders the code under test created (e.g. local mode's work dir). */
+export function removeTempDirs(...more: string[]): void {
+  for (const dir of [...tempDirs.splice(0), ...more]) rmSync(dir, { recursive: true, force: true });
 }

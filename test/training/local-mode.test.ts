@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
-import { recordingRuntime } from './helpers';
+import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 interface Feature {
   name: string;
@@ -57,6 +56,8 @@ describe('npm run train -- --mode local', () => {
     code = await main(['--mode', 'local'], runtime);
     ({ out, err } = runtime);
   });
+  // The launcher made the work dir (…/opt/ml/model is the bundle): remove it too.
+  afterAll(() => removeTempDirs(path.resolve(out[out.length - 1], '..', '..', '..')));
 
   test('prints the bundle folder as the last line of stdout and streams progress to stderr', () => {
     expect(code).toBe(0);
@@ -120,9 +121,11 @@ describe('npm run train -- --mode local', () => {
 });
 
 describe('local mode failures', () => {
+  afterAll(() => removeTempDirs());
+
   test('fails with the trainer’s failure reason on one line', async () => {
     // GIVEN a data set whose required column has a missing value
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'bad-data-'));
+    const dir = tempDir('bad-data-');
     const rows = ['plan,amount,label'];
     for (let i = 0; i < 200; i++)
       rows.push(`${i === 7 ? '' : 'basic'},${i},${i % 3 === 0 ? 'yes' : 'no'}`);
@@ -149,7 +152,7 @@ describe('local mode failures', () => {
   });
 
   test('fails clearly when the python cannot import torch', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'no-torch-'));
+    const dir = tempDir('no-torch-');
     mkdirSync(path.join(dir, 'bin'));
     const fake = path.join(dir, 'bin', 'python3');
     writeFileSync(

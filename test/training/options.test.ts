@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { OPTIONS, parseCommandLine } from '../../training/launcher/cli/options';
 import { main } from '../../training/launcher/main';
-import { recordingRuntime } from './helpers';
+import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 describe('launcher options', () => {
+  afterAll(() => removeTempDirs());
+
   test('defaults to train in local mode', () => {
     const { command, options } = parseCommandLine([], {});
     expect(command).toBe('train');
@@ -16,7 +17,7 @@ describe('launcher options', () => {
   });
 
   test('flag beats config file beats environment beats default', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const dir = tempDir('cfg-');
     const config = path.join(dir, 'train.json');
     writeFileSync(config, JSON.stringify({ team: 'from-file', stage: 'prod', 'poll-seconds': 5 }));
     const env = { ML_TEAM: 'from-env', ML_STAGE: 'staging', AWS_REGION: 'eu-west-1' };

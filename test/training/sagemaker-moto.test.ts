@@ -1,8 +1,7 @@
 import { DescribeTrainingJobCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { PutParameterCommand } from '@aws-sdk/client-ssm';
-import { existsSync, mkdtempSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
 import {
@@ -15,7 +14,7 @@ import {
   startMoto,
   type Moto,
 } from './aws-fixtures';
-import { recordingRuntime } from './helpers';
+import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 /** SageMaker mode against a real moto server: the AWS protocol end to end, where moto supports it. */
 describe('--mode sagemaker against moto', () => {
@@ -28,6 +27,7 @@ describe('--mode sagemaker against moto', () => {
     await seedTeam(moto);
   });
   afterAll(async () => {
+    removeTempDirs();
     process.env = savedEnv;
     await moto.stop();
   });
@@ -36,7 +36,7 @@ describe('--mode sagemaker against moto', () => {
     // GIVEN a finished job's artifact where SageMaker will say it is
     const name = 'fraud-train-moto-1';
     await putBundle(moto, `s3://fraud-dev-models/training/${name}/output/model.tar.gz`);
-    const out = mkdtempSync(path.join(os.tmpdir(), 'sm-out-'));
+    const out = tempDir('sm-out-');
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
     // WHEN
     const code = await main(

@@ -7,8 +7,7 @@ import {
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker';
 import { mockClient } from 'aws-sdk-client-mock';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
 import {
@@ -20,7 +19,7 @@ import {
   startMoto,
   type Moto,
 } from './aws-fixtures';
-import { recordingRuntime } from './helpers';
+import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 /**
  * What moto cannot show (its jobs complete at once): status progressions, failure reasons,
@@ -57,6 +56,7 @@ describe('--mode sagemaker at the SDK boundary', () => {
     await putBundle(moto, ARTIFACT);
   });
   afterAll(async () => {
+    removeTempDirs();
     sagemaker.restore();
     process.env = savedEnv;
     await moto.stop();
@@ -64,7 +64,14 @@ describe('--mode sagemaker at the SDK boundary', () => {
   beforeEach(() => sagemaker.reset());
 
   const run = (runtime = recordingRuntime(DUMMY_CREDENTIALS), ...extra: string[]) =>
-    main(['--mode', 'sagemaker', ...awsArgs(moto, '--job-name', NAME, ...extra)], runtime);
+    main(
+      [
+        '--mode',
+        'sagemaker',
+        ...awsArgs(moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra),
+      ],
+      runtime,
+    );
 
   test('sends the exact CreateTrainingJob request and reports progress until the bundle is down', async () => {
     // GIVEN a job that starts, downloads, trains (with metrics) and completes
@@ -102,7 +109,7 @@ describe('--mode sagemaker at the SDK boundary', () => {
         }),
       );
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
-    const out = mkdtempSync(path.join(os.tmpdir(), 'sm-sdk-'));
+    const out = tempDir('sm-sdk-');
     // WHEN
     const code = await run(runtime, '--hp', 'epochs=12', '--out', out, '--poll-seconds', '30');
     // THEN

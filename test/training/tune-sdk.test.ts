@@ -7,8 +7,7 @@ import {
   type DescribeHyperParameterTuningJobResponse,
 } from '@aws-sdk/client-sagemaker';
 import { mockClient } from 'aws-sdk-client-mock';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_RANGES } from '../../training/launcher/commands/tune';
 import { main } from '../../training/launcher/main';
@@ -21,7 +20,7 @@ import {
   startMoto,
   type Moto,
 } from './aws-fixtures';
-import { recordingRuntime } from './helpers';
+import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 /** Tuning at the SageMaker SDK boundary (moto's tuning jobs are static stubs); S3/SSM are moto. */
 const NAME = 'fraud-tune-1';
@@ -68,6 +67,7 @@ describe('tune at the SDK boundary', () => {
     await putBundle(moto, ARTIFACT);
   });
   afterAll(async () => {
+    removeTempDirs();
     sagemaker.restore();
     process.env = savedEnv;
     await moto.stop();
@@ -75,7 +75,10 @@ describe('tune at the SDK boundary', () => {
   beforeEach(() => sagemaker.reset());
 
   const run = (runtime = recordingRuntime(DUMMY_CREDENTIALS), ...extra: string[]) =>
-    main(['tune', ...awsArgs(moto, '--job-name', NAME, ...extra)], runtime);
+    main(
+      ['tune', ...awsArgs(moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra)],
+      runtime,
+    );
 
   test('starts a Bayesian tuning job over the declared ranges and reports the best job', async () => {
     sagemaker.on(CreateHyperParameterTuningJobCommand).resolves({});
@@ -88,7 +91,7 @@ describe('tune at the SDK boundary', () => {
       .on(DescribeTrainingJobCommand, { TrainingJobName: BEST })
       .resolves({ ModelArtifacts: { S3ModelArtifacts: ARTIFACT } });
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
-    const out = mkdtempSync(path.join(os.tmpdir(), 'tune-out-'));
+    const out = tempDir('tune-out-');
 
     expect(
       await run(
@@ -145,7 +148,7 @@ describe('tune at the SDK boundary', () => {
     sagemaker
       .on(DescribeTrainingJobCommand)
       .resolves({ ModelArtifacts: { S3ModelArtifacts: ARTIFACT } });
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ranges-')), 'ranges.json');
+    const file = path.join(tempDir('ranges-'), 'ranges.json');
     const ranges = {
       ContinuousParameterRanges: [
         { Name: 'lr', MinValue: '0.001', MaxValue: '0.1', ScalingType: 'Logarithmic' },

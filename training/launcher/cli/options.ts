@@ -67,7 +67,10 @@ export const OPTIONS = {
     default: false,
     description: 'do not use managed spot capacity (SageMaker, tune)',
   },
-  'job-name': { type: 'string', description: 'job name (default: <team>-<model>-<UTC timestamp>)' },
+  'job-name': {
+    type: 'string',
+    description: 'job name (default: <team>-train-<UTC timestamp>, or <team>-tune-... for tune)',
+  },
   'max-jobs': { type: 'number', default: 12, description: 'tune: training jobs in total' },
   'parallel-jobs': { type: 'number', default: 3, description: 'tune: training jobs at a time' },
   objective: {

@@ -5,15 +5,12 @@ import {
   type JobDetail,
   type SubmitJobRequest,
 } from '@aws-sdk/client-batch';
-import { mkdtempSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { InterruptedError, JobFailedError, LauncherError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
-import { parseHyperparameters, resolveChannels } from '../lib/dataset';
+import { parseHyperparameters, withChannels } from '../lib/dataset';
 import { follow } from '../lib/follow';
 import { jobName } from '../lib/naming';
 import { loadPlatform, type TrainingPlatform } from '../lib/platform';
@@ -92,13 +89,10 @@ export async function trainEc2(
     'ec2',
   );
   const name = options.jobName ?? jobName(platform.team, 'train', runtime.now());
-  const channels = resolveChannels(
-    options,
-    mkdtempSync(path.join(os.tmpdir(), 'ml-train-')),
-    options.python,
-  );
   const dataPrefix = s3Join(platform.dataS3Uri, name);
-  await uploadChannels(clients.s3, channels, dataPrefix, platform.kmsKeyArn, runtime.stderr);
+  await withChannels(options, (channels) =>
+    uploadChannels(clients.s3, channels, dataPrefix, platform.kmsKeyArn, runtime.stderr),
+  );
 
   const request = submitJobRequest(name, platform, dataPrefix, hyperparameters);
   const submitted = await aws(`submitting Batch job ${name}`, () =>

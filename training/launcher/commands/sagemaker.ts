@@ -4,15 +4,12 @@ import {
   StopTrainingJobCommand,
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker';
-import { mkdtempSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { InterruptedError, JobFailedError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
-import { parseHyperparameters, resolveChannels } from '../lib/dataset';
+import { parseHyperparameters, withChannels } from '../lib/dataset';
 import { follow } from '../lib/follow';
 import { metricDefinitions } from '../lib/metric-definitions';
 import { jobName } from '../lib/naming';
@@ -38,17 +35,14 @@ export async function trainSageMaker(
     'sagemaker',
   );
   const name = options.jobName ?? jobName(platform.team, 'train', runtime.now());
-  const channels = resolveChannels(
-    options,
-    mkdtempSync(path.join(os.tmpdir(), 'ml-train-')),
-    options.python,
-  );
-  const uris = await uploadChannels(
-    clients.s3,
-    channels,
-    s3Join(platform.dataS3Uri, name),
-    platform.kmsKeyArn,
-    runtime.stderr,
+  const uris = await withChannels(options, (channels) =>
+    uploadChannels(
+      clients.s3,
+      channels,
+      s3Join(platform.dataS3Uri, name),
+      platform.kmsKeyArn,
+      runtime.stderr,
+    ),
   );
 
   const request = createTrainingJobRequest(

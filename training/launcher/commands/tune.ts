@@ -7,15 +7,13 @@ import {
   type DescribeHyperParameterTuningJobResponse,
   type ParameterRanges,
 } from '@aws-sdk/client-sagemaker';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { InterruptedError, JobFailedError, UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
-import { parseHyperparameters, resolveChannels } from '../lib/dataset';
+import { parseHyperparameters, withChannels } from '../lib/dataset';
 import { follow } from '../lib/follow';
 import { metricDefinitions, type MetricDefinition } from '../lib/metric-definitions';
 import { jobName } from '../lib/naming';
@@ -151,17 +149,14 @@ export async function tune(
   const name = options.jobName ?? jobName(platform.team, 'tune', runtime.now(), 32);
   // Fail on a bad --objective or --ranges before uploading anything.
   tuningJobRequest(name, platform, options, {}, staticHyperparameters);
-  const channels = resolveChannels(
-    options,
-    mkdtempSync(path.join(os.tmpdir(), 'ml-tune-')),
-    options.python,
-  );
-  const uris = await uploadChannels(
-    clients.s3,
-    channels,
-    s3Join(platform.dataS3Uri, name),
-    platform.kmsKeyArn,
-    runtime.stderr,
+  const uris = await withChannels(options, (channels) =>
+    uploadChannels(
+      clients.s3,
+      channels,
+      s3Join(platform.dataS3Uri, name),
+      platform.kmsKeyArn,
+      runtime.stderr,
+    ),
   );
   const request = tuningJobRequest(name, platform, options, uris, staticHyperparameters);
   await aws(`starting tuning job ${name}`, () =>

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { LauncherError, UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
@@ -69,4 +70,17 @@ export function parseHyperparameters(pairs: readonly string[]): Record<string, s
     out[match[1]] = match[2];
   }
   return out;
+}
+
+/** Resolves the channels for an upload; generated sample data is deleted once `use` is done. */
+export async function withChannels<T>(
+  options: Options,
+  use: (channels: Channels) => Promise<T>,
+): Promise<T> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'ml-train-data-'));
+  try {
+    return await use(resolveChannels(options, scratch, options.python));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ def make_root(
     columns: Optional[List[str]] = None,
 ) -> str:
     root = tempfile.mkdtemp(prefix="ml-trainer-test-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     train_dir = os.path.join(root, "input", "data", "train")
     os.makedirs(train_dir)
     data = sample_data.generate_rows(rows, seed)
