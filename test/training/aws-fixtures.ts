@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
-import { tempDir } from './helpers';
+import { removeTempDirs, tempDir } from './helpers';
 
 export const REGION = 'eu-west-1';
 export const TEAM = 'fraud';
@@ -147,4 +147,24 @@ export async function putBundle(moto: Moto, uri: string): Promise<void> {
 /** Options every AWS-mode test passes: the moto endpoint, a fixed job name, no real waits. */
 export function awsArgs(moto: Moto, ...extra: string[]): string[] {
   return ['--team', TEAM, '--region', REGION, '--endpoint-url', moto.url, ...extra];
+}
+
+/**
+ * For a describe block: a seeded moto server and dummy credentials before its tests, and
+ * everything stopped, restored and removed after them.
+ */
+export function motoSuite(): { readonly moto: Moto } {
+  const suite = {} as { moto: Moto };
+  const savedEnv = { ...process.env };
+  beforeAll(async () => {
+    suite.moto = await startMoto();
+    Object.assign(process.env, DUMMY_CREDENTIALS);
+    await seedTeam(suite.moto);
+  });
+  afterAll(async () => {
+    removeTempDirs();
+    process.env = savedEnv;
+    await suite.moto.stop();
+  });
+  return suite;
 }

@@ -9,16 +9,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
-import {
-  awsArgs,
-  DUMMY_CREDENTIALS,
-  KMS_KEY,
-  putBundle,
-  seedTeam,
-  startMoto,
-  type Moto,
-} from './aws-fixtures';
-import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
+import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, motoSuite } from './aws-fixtures';
+import { recordingRuntime, tempDir } from './helpers';
 
 /** moto's Batch runs jobs in Docker, which CI lacks: Batch is mocked at the SDK boundary, S3/SSM are moto. */
 const NAME = 'fraud-train-batch';
@@ -28,20 +20,11 @@ function job(status: JobDetail['status'], extra: Partial<JobDetail> = {}): { job
 }
 
 describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
-  let moto: Moto;
   const batch = mockClient(BatchClient);
-  const savedEnv = { ...process.env };
 
-  beforeAll(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, DUMMY_CREDENTIALS);
-    await seedTeam(moto);
-  });
-  afterAll(async () => {
-    removeTempDirs();
+  const suite = motoSuite();
+  afterAll(() => {
     batch.restore();
-    process.env = savedEnv;
-    await moto.stop();
   });
   beforeEach(() => {
     batch.reset();
@@ -53,13 +36,13 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
       [
         '--mode',
         'ec2',
-        ...awsArgs(moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra),
+        ...awsArgs(suite.moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra),
       ],
       runtime,
     );
 
   test('submits the trainer to the team queue, follows it and downloads the bundle', async () => {
-    await putBundle(moto, `s3://fraud-dev-models/training/${NAME}/output/model.tar.gz`);
+    await putBundle(suite.moto, `s3://fraud-dev-models/training/${NAME}/output/model.tar.gz`);
     batch
       .on(DescribeJobsCommand)
       .resolvesOnce(job('SUBMITTED'))
@@ -116,7 +99,7 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
   });
 
   test('fails with the trainer’s failure reason uploaded by the entry point', async () => {
-    await moto.s3.send(
+    await suite.moto.s3.send(
       new PutObjectCommand({
         Bucket: 'fraud-dev-models',
         Key: `training/${NAME}/output/failure`,

@@ -4,38 +4,17 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
-import {
-  awsArgs,
-  DUMMY_CREDENTIALS,
-  KMS_KEY,
-  putBundle,
-  REGION,
-  seedTeam,
-  startMoto,
-  type Moto,
-} from './aws-fixtures';
-import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
+import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, REGION, motoSuite } from './aws-fixtures';
+import { recordingRuntime, tempDir } from './helpers';
 
 /** SageMaker mode against a real moto server: the AWS protocol end to end, where moto supports it. */
 describe('--mode sagemaker against moto', () => {
-  let moto: Moto;
-  const savedEnv = { ...process.env };
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, DUMMY_CREDENTIALS);
-    await seedTeam(moto);
-  });
-  afterAll(async () => {
-    removeTempDirs();
-    process.env = savedEnv;
-    await moto.stop();
-  });
+  const suite = motoSuite();
 
   test('uploads the data, starts the job with the team settings and downloads the bundle', async () => {
     // GIVEN a finished job's artifact where SageMaker will say it is
     const name = 'fraud-train-moto-1';
-    await putBundle(moto, `s3://fraud-dev-models/training/${name}/output/model.tar.gz`);
+    await putBundle(suite.moto, `s3://fraud-dev-models/training/${name}/output/model.tar.gz`);
     const out = tempDir('sm-out-');
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
     // WHEN
@@ -43,7 +22,7 @@ describe('--mode sagemaker against moto', () => {
       [
         '--mode',
         'sagemaker',
-        ...awsArgs(moto, '--job-name', name, '--out', out, '--hp', 'epochs=7'),
+        ...awsArgs(suite.moto, '--job-name', name, '--out', out, '--hp', 'epochs=7'),
       ],
       runtime,
     );
@@ -53,14 +32,14 @@ describe('--mode sagemaker against moto', () => {
     expect(runtime.out[runtime.out.length - 1]).toBe(path.join(out, 'model'));
     expect(existsSync(path.join(out, 'model', 'manifest.json'))).toBe(true);
 
-    const uploaded = await moto.s3.send(
+    const uploaded = await suite.moto.s3.send(
       new ListObjectsV2Command({ Bucket: 'fraud-dev-data', Prefix: `features/training/${name}/` }),
     );
     expect(uploaded.Contents?.map((o) => o.Key).sort()).toEqual([
       `features/training/${name}/train/schema.json`,
       `features/training/${name}/train/train.csv`,
     ]);
-    const csv = await moto.s3.send(
+    const csv = await suite.moto.s3.send(
       new GetObjectCommand({
         Bucket: 'fraud-dev-data',
         Key: `features/training/${name}/train/train.csv`,
@@ -69,7 +48,7 @@ describe('--mode sagemaker against moto', () => {
     expect(csv.ServerSideEncryption).toBe('aws:kms');
     expect(csv.SSEKMSKeyId).toBe(KMS_KEY);
 
-    const sagemaker = new SageMakerClient({ region: REGION, endpoint: moto.url });
+    const sagemaker = new SageMakerClient({ region: REGION, endpoint: suite.moto.url });
     const job = await sagemaker.send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
     expect(job).toMatchObject({
       RoleArn: 'arn:aws:iam::123456789012:role/fraud-dev-training',
@@ -98,7 +77,10 @@ describe('--mode sagemaker against moto', () => {
 
   test('fails on an unknown team with one line', async () => {
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
-    const code = await main(['--mode', 'sagemaker', ...awsArgs(moto), '--team', 'nobody'], runtime);
+    const code = await main(
+      ['--mode', 'sagemaker', ...awsArgs(suite.moto), '--team', 'nobody'],
+      runtime,
+    );
     expect(code).toBe(1);
     expect(runtime.err).toEqual([
       "error: unknown team 'nobody' in eu-west-1: no SSM parameters under /ml-platform/nobody/ " +
@@ -108,7 +90,7 @@ describe('--mode sagemaker against moto', () => {
 
   test('fails when the team’s training stack is not deployed', async () => {
     // GIVEN a team with only serving parameters
-    await moto.ssm.send(
+    await suite.moto.ssm.send(
       new PutParameterCommand({
         Name: '/ml-platform/payments/dev/serving/url',
         Value: 'x',
@@ -116,7 +98,10 @@ describe('--mode sagemaker against moto', () => {
       }),
     );
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
-    const code = await main(['--mode', 'ec2', ...awsArgs(moto), '--team', 'payments'], runtime);
+    const code = await main(
+      ['--mode', 'ec2', ...awsArgs(suite.moto), '--team', 'payments'],
+      runtime,
+    );
     expect(code).toBe(1);
     expect(runtime.err).toHaveLength(1);
     expect(runtime.err[0]).toMatch(
@@ -142,7 +127,7 @@ describe('--mode sagemaker against moto', () => {
     });
     try {
       const runtime = recordingRuntime();
-      const code = await main(['--mode', 'sagemaker', ...awsArgs(moto)], runtime);
+      const code = await main(['--mode', 'sagemaker', ...awsArgs(suite.moto)], runtime);
       expect(code).toBe(1);
       expect(runtime.err).toHaveLength(1);
       expect(runtime.err[0]).toMatch(

@@ -10,16 +10,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
-import {
-  awsArgs,
-  DUMMY_CREDENTIALS,
-  KMS_KEY,
-  putBundle,
-  seedTeam,
-  startMoto,
-  type Moto,
-} from './aws-fixtures';
-import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
+import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, motoSuite } from './aws-fixtures';
+import { recordingRuntime, tempDir } from './helpers';
 
 /**
  * What moto cannot show (its jobs complete at once): status progressions, failure reasons,
@@ -45,21 +37,14 @@ function state(
 }
 
 describe('--mode sagemaker at the SDK boundary', () => {
-  let moto: Moto;
   const sagemaker = mockClient(SageMakerClient);
-  const savedEnv = { ...process.env };
 
+  const suite = motoSuite();
   beforeAll(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, DUMMY_CREDENTIALS);
-    await seedTeam(moto);
-    await putBundle(moto, ARTIFACT);
+    await putBundle(suite.moto, ARTIFACT);
   });
-  afterAll(async () => {
-    removeTempDirs();
+  afterAll(() => {
     sagemaker.restore();
-    process.env = savedEnv;
-    await moto.stop();
   });
   beforeEach(() => sagemaker.reset());
 
@@ -68,7 +53,7 @@ describe('--mode sagemaker at the SDK boundary', () => {
       [
         '--mode',
         'sagemaker',
-        ...awsArgs(moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra),
+        ...awsArgs(suite.moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra),
       ],
       runtime,
     );

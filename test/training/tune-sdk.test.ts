@@ -11,18 +11,10 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_RANGES } from '../../training/launcher/commands/tune';
 import { main } from '../../training/launcher/main';
-import {
-  awsArgs,
-  DUMMY_CREDENTIALS,
-  KMS_KEY,
-  putBundle,
-  seedTeam,
-  startMoto,
-  type Moto,
-} from './aws-fixtures';
-import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
+import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, motoSuite } from './aws-fixtures';
+import { recordingRuntime, tempDir } from './helpers';
 
-/** Tuning at the SageMaker SDK boundary (moto's tuning jobs are static stubs); S3/SSM are moto. */
+/** Tuning at the SageMaker SDK boundary (suite.moto's tuning jobs are static stubs); S3/SSM are moto. */
 const NAME = 'fraud-tune-1';
 const BEST = 'fraud-tune-1-007-abc';
 const ARTIFACT = `s3://fraud-dev-models/training/${BEST}/output/model.tar.gz`;
@@ -56,27 +48,20 @@ const best = {
 } as DescribeHyperParameterTuningJobResponse['BestTrainingJob'];
 
 describe('tune at the SDK boundary', () => {
-  let moto: Moto;
   const sagemaker = mockClient(SageMakerClient);
-  const savedEnv = { ...process.env };
 
+  const suite = motoSuite();
   beforeAll(async () => {
-    moto = await startMoto();
-    Object.assign(process.env, DUMMY_CREDENTIALS);
-    await seedTeam(moto);
-    await putBundle(moto, ARTIFACT);
+    await putBundle(suite.moto, ARTIFACT);
   });
-  afterAll(async () => {
-    removeTempDirs();
+  afterAll(() => {
     sagemaker.restore();
-    process.env = savedEnv;
-    await moto.stop();
   });
   beforeEach(() => sagemaker.reset());
 
   const run = (runtime = recordingRuntime(DUMMY_CREDENTIALS), ...extra: string[]) =>
     main(
-      ['tune', ...awsArgs(moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra)],
+      ['tune', ...awsArgs(suite.moto, '--job-name', NAME, '--out', tempDir('bundle-'), ...extra)],
       runtime,
     );
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from ml_trainer import sample_data
 from ml_trainer.contract import Hyperparameters, resolve_paths
-from ml_trainer.model import MLP, batch_size_for, make_deterministic, seed_everything, train
+from ml_trainer.model import MLP, batch_size_for, grad_scaler, make_deterministic, seed_everything, train, train_step
 from ml_trainer.train import run
 
 
@@ -67,8 +67,7 @@ def raw_ceiling(hp: Hyperparameters, n: int, dim: int, device: torch.device) -> 
     model = MLP(dim, hp.hidden_sizes(), 2, hp.dropout).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
     criterion = nn.CrossEntropyLoss()
-    use_amp = device.type == "cuda" and hp.amp != "off"
-    scaler = torch.cuda.amp.GradScaler() if use_amp else None
+    scaler = grad_scaler(device.type == "cuda" and hp.amp != "off")
     batch = batch_size_for(hp, device)
     model.train()
     seen = 0
@@ -79,16 +78,7 @@ def raw_ceiling(hp: Hyperparameters, n: int, dim: int, device: torch.device) -> 
         order = torch.randperm(n, device=device)
         for start in range(0, n, batch):
             idx = order[start : start + batch]
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type="cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext():
-                loss = criterion(model(x[idx]), y[idx])
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
+            train_step(model, optimizer, criterion, scaler, x[idx], y[idx])
             seen += idx.shape[0]
     if device.type == "cuda":
         torch.cuda.synchronize()

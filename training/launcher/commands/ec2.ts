@@ -10,11 +10,10 @@ import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
-import { parseHyperparameters, withChannels } from '../lib/dataset';
+import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
-import { jobName } from '../lib/naming';
-import { loadPlatform, type TrainingPlatform } from '../lib/platform';
-import { readTextIfExists, s3Join, uploadChannels } from '../lib/s3';
+import type { TrainingPlatform } from '../lib/platform';
+import { readTextIfExists, s3Join } from '../lib/s3';
 
 const DONE = new Set(['SUCCEEDED', 'FAILED']);
 
@@ -80,21 +79,11 @@ export async function trainEc2(
   runtime: Runtime,
   clients: AwsClients = makeClients(options),
 ) {
-  const hyperparameters = parseHyperparameters(options.hp);
-  const platform = await loadPlatform(
-    clients.ssm,
-    options.team,
-    options.stage,
-    clients.region,
-    'ec2',
-  );
-  const name = options.jobName ?? jobName(platform.team, 'train', runtime.now());
-  const dataPrefix = s3Join(platform.dataS3Uri, name);
-  await withChannels(options, (channels) =>
-    uploadChannels(clients.s3, channels, dataPrefix, platform.kmsKeyArn, runtime.stderr),
-  );
+  const run = await prepareAwsRun(options, runtime, clients, 'ec2', 'train');
+  const { platform, name, dataPrefix } = run;
+  await uploadData(run, options, runtime, clients);
 
-  const request = submitJobRequest(name, platform, dataPrefix, hyperparameters);
+  const request = submitJobRequest(name, platform, dataPrefix, run.hyperparameters);
   const submitted = await aws(`submitting Batch job ${name}`, () =>
     clients.batch.send(new SubmitJobCommand(request)),
   );

@@ -9,12 +9,9 @@ import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
-import { parseHyperparameters, withChannels } from '../lib/dataset';
+import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
 import { metricDefinitions } from '../lib/metric-definitions';
-import { jobName } from '../lib/naming';
-import { loadPlatform } from '../lib/platform';
-import { s3Join, uploadChannels } from '../lib/s3';
 import { billingSummary, trainingJobProgress } from '../lib/sagemaker-progress';
 import { createTrainingJobRequest } from '../lib/training-job';
 
@@ -26,24 +23,9 @@ export async function trainSageMaker(
   runtime: Runtime,
   clients: AwsClients = makeClients(options),
 ) {
-  const hyperparameters = parseHyperparameters(options.hp);
-  const platform = await loadPlatform(
-    clients.ssm,
-    options.team,
-    options.stage,
-    clients.region,
-    'sagemaker',
-  );
-  const name = options.jobName ?? jobName(platform.team, 'train', runtime.now());
-  const uris = await withChannels(options, (channels) =>
-    uploadChannels(
-      clients.s3,
-      channels,
-      s3Join(platform.dataS3Uri, name),
-      platform.kmsKeyArn,
-      runtime.stderr,
-    ),
-  );
+  const run = await prepareAwsRun(options, runtime, clients, 'sagemaker', 'train');
+  const { platform, name } = run;
+  const uris = await uploadData(run, options, runtime, clients);
 
   const request = createTrainingJobRequest(
     name,
@@ -51,7 +33,7 @@ export async function trainSageMaker(
     options,
     uris,
     metricDefinitions(platform),
-    hyperparameters,
+    run.hyperparameters,
   );
   await aws(`starting training job ${name}`, () =>
     clients.sagemaker.send(new CreateTrainingJobCommand(request)),

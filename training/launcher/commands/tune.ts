@@ -13,12 +13,10 @@ import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
-import { parseHyperparameters, withChannels } from '../lib/dataset';
+import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
 import { metricDefinitions, type MetricDefinition } from '../lib/metric-definitions';
-import { jobName } from '../lib/naming';
-import { loadPlatform, type TrainingPlatform } from '../lib/platform';
-import { s3Join, uploadChannels } from '../lib/s3';
+import type { TrainingPlatform } from '../lib/platform';
 import { tags, trainingJobDefinition } from '../lib/training-job';
 
 /** The reference trainer's search space (names are its hyperparameters); --ranges replaces it. */
@@ -138,26 +136,11 @@ export async function tune(
   runtime: Runtime,
   clients: AwsClients = makeClients(options),
 ) {
-  const staticHyperparameters = parseHyperparameters(options.hp);
-  const platform = await loadPlatform(
-    clients.ssm,
-    options.team,
-    options.stage,
-    clients.region,
-    'sagemaker',
-  );
-  const name = options.jobName ?? jobName(platform.team, 'tune', runtime.now(), 32);
+  const run = await prepareAwsRun(options, runtime, clients, 'sagemaker', 'tune', 32);
+  const { platform, name, hyperparameters: staticHyperparameters } = run;
   // Fail on a bad --objective or --ranges before uploading anything.
   tuningJobRequest(name, platform, options, {}, staticHyperparameters);
-  const uris = await withChannels(options, (channels) =>
-    uploadChannels(
-      clients.s3,
-      channels,
-      s3Join(platform.dataS3Uri, name),
-      platform.kmsKeyArn,
-      runtime.stderr,
-    ),
-  );
+  const uris = await uploadData(run, options, runtime, clients);
   const request = tuningJobRequest(name, platform, options, uris, staticHyperparameters);
   await aws(`starting tuning job ${name}`, () =>
     clients.sagemaker.send(new CreateHyperParameterTuningJobCommand(request)),

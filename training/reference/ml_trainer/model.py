@@ -113,12 +113,28 @@ def make_loader(
     )
 
 
-def _grad_scaler(enabled: bool):  # noqa: ANN202 - torch.amp.GradScaler only exists from 2.3
+def grad_scaler(enabled: bool):  # noqa: ANN202 - torch.amp.GradScaler only exists from 2.3
     if not enabled:
         return None
     if hasattr(torch.amp, "GradScaler"):
         return torch.amp.GradScaler("cuda")
     return torch.cuda.amp.GradScaler()
+
+
+def train_step(model: nn.Module, optimizer, criterion, scaler, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """One optimisation step; mixed precision when a GradScaler is given. Returns the detached loss."""
+    optimizer.zero_grad(set_to_none=True)
+    # No autocast context at all on CPU: torch 1.13's CPU autocast rejects float16.
+    with torch.autocast(device_type="cuda", dtype=torch.float16) if scaler is not None else contextlib.nullcontext():
+        loss = criterion(model(xb), yb)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return loss.detach()
 
 
 @dataclass
@@ -186,7 +202,7 @@ def train(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience
     )
-    scaler = _grad_scaler(use_amp)
+    scaler = grad_scaler(use_amp)
     criterion = nn.CrossEntropyLoss()
     state = _State()
     best_weights = copy.deepcopy(model.state_dict())
@@ -227,18 +243,7 @@ def train(
         for xb, yb in loader:
             xb = xb.to(device, non_blocking=True)
             yb = yb.to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            # No autocast context at all on CPU: torch 1.13's CPU autocast rejects float16.
-            with torch.autocast(device_type="cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext():
-                loss = criterion(model(xb), yb)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            total += loss.detach() * yb.shape[0]
+            total += train_step(model, optimizer, criterion, scaler, xb, yb) * yb.shape[0]
             seen += yb.shape[0]
         train_loss = float(total.item()) / x_train.shape[0]
 
