@@ -107,7 +107,7 @@ def main() -> None:
             loop = max(loop, trainer_loop(hp, n_train, dim))
             ceiling = max(ceiling, raw_ceiling(hp, n_train, dim, torch.device(device)))
         batch = batch_size_for(hp, torch.device(device))
-        name = torch.cuda.get_device_name(0) if device == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        name = torch.cuda.get_device_name(0) if device == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}"
         rows.append((device, name, batch, e2e, loop, ceiling))
 
     print(
