@@ -25,11 +25,14 @@ export function processRuntime(): Runtime {
     now: () => new Date(),
     sleep: (ms, signal) =>
       new Promise((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        signal?.addEventListener('abort', () => {
+        // The same signal serves many polls: remove the listener each time, or they pile up.
+        const done = () => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, ms);
+        signal?.addEventListener('abort', done, { once: true });
       }),
     confirm: async (question) => {
       if (!process.stdin.isTTY) return false;
