@@ -16,7 +16,6 @@ Standard library + boto3 only (both are in the PyTorch DLC images).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

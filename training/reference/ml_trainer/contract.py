@@ -101,8 +101,6 @@ class Hyperparameters:
 
 def _coerce(name: str, raw: object, default: object) -> object:
     try:
-        if isinstance(default, bool):
-            return str(raw).lower() in ("1", "true", "yes", "on")
         if isinstance(default, int):
             return int(float(str(raw)))
         if isinstance(default, float):

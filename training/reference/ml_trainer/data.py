@@ -281,12 +281,8 @@ def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters,
 
 
 def _key(v: object) -> object:
-    if isinstance(v, float) and math.isnan(v):
-        return "<nan>"
-    if isinstance(v, (np.floating,)):
-        f = float(v)
-        return "<nan>" if math.isnan(f) else f
-    return v
+    # NaN != NaN: one key for a missing number, so rows with the same gaps count as duplicates.
+    return "<missing>" if isinstance(v, float) and math.isnan(v) else v
 
 
 def _fmt(v: Optional[float]) -> str:

@@ -9,7 +9,6 @@ import hashlib
 import inspect
 import json
 import math
-import os
 import re
 from typing import Dict, List, Optional, Sequence
 
