@@ -17,6 +17,7 @@ import contextlib
 import io
 import os
 import platform
+import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -37,7 +38,8 @@ def prepared_data(rows: int):
 
 
 def end_to_end(root: str, hp: Hyperparameters) -> float:
-    paths = resolve_paths({"ML_ROOT": root, "ML_CHECKPOINT_DIR": tempfile.mkdtemp()})
+    paths = resolve_paths({"ML_ROOT": root})
+    shutil.rmtree(paths.checkpoint_dir, ignore_errors=True)  # each run trains from scratch
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         manifest = run(paths, hp)
@@ -93,22 +95,27 @@ def main() -> None:
     args = parser.parse_args()
 
     root = prepared_data(args.rows)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    base = Hyperparameters(epochs=args.epochs, patience=10**6)
-    n_train, dim = int(args.rows * 0.7), 14
-    rows = []
-    for device in devices:
-        hp = replace(base, device=device)
-        # Interleaved, best of `repeats`: a shared machine only ever makes a run slower, and
-        # interleaving spreads its noise over the three measurements alike.
-        e2e = loop = ceiling = 0.0
-        for _ in range(args.repeats):
-            e2e = max(e2e, end_to_end(root, hp))
-            loop = max(loop, trainer_loop(hp, n_train, dim))
-            ceiling = max(ceiling, raw_ceiling(hp, n_train, dim, torch.device(device)))
-        batch = batch_size_for(hp, torch.device(device))
-        name = torch.cuda.get_device_name(0) if device == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}"
-        rows.append((device, name, batch, e2e, loop, ceiling))
+    try:
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        base = Hyperparameters(epochs=args.epochs, patience=10**6)
+        n_train, dim = int(args.rows * 0.7), 14
+        rows = []
+        for device in devices:
+            hp = replace(base, device=device)
+            # Interleaved, best of `repeats`: a shared machine only ever makes a run slower, and
+            # interleaving spreads its noise over the three measurements alike.
+            e2e = loop = ceiling = 0.0
+            for _ in range(args.repeats):
+                e2e = max(e2e, end_to_end(root, hp))
+                loop = max(loop, trainer_loop(hp, n_train, dim))
+                ceiling = max(ceiling, raw_ceiling(hp, n_train, dim, torch.device(device)))
+            batch = batch_size_for(hp, torch.device(device))
+            threads = torch.get_num_threads()
+            cpu = f"{platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''}"
+            name = torch.cuda.get_device_name(0) if device == "cuda" else cpu
+            rows.append((device, name, batch, e2e, loop, ceiling))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
     print(
         f"PyTorch {torch.__version__}, {n_train} training rows x {args.epochs} epochs, MLP {base.hidden}, "
