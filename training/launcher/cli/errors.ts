@@ -1,0 +1,35 @@
+/**
+ * Errors a user is expected to hit. Each becomes one line on stderr (no stack unless
+ * --debug) and a non-zero exit code; anything else is a bug and shows as "unexpected".
+ */
+export class LauncherError extends Error {
+  readonly exitCode: number = 1;
+
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags or arguments. */
+export class UsageError extends LauncherError {
+  override readonly exitCode = 2;
+}
+
+export class NoCredentialsError extends LauncherError {}
+
+/** No SSM parameter exists for the team at all. */
+export class UnknownTeamError extends LauncherError {}
+
+/** The team exists but its training stack (the SSM contract) is not (fully) deployed. */
+export class StackNotDeployedError extends LauncherError {}
+
+export class QuotaExceededError extends LauncherError {}
+
+/** A training job, Batch job or local trainer run ended in failure. */
+export class JobFailedError extends LauncherError {}
+
+/** The user stopped the job (Ctrl-C) or left it running. */
+export class InterruptedError extends LauncherError {
+  override readonly exitCode = 130;
+}

@@ -1,0 +1,195 @@
+import { GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
+import { StackNotDeployedError, UnknownTeamError, UsageError } from '../cli/errors';
+import { aws } from './aws';
+
+/**
+ * The training contract with the infrastructure: SSM parameters under
+ * `/ml-platform/<team>/<stage>/training/`, created by the team's training stack and read
+ * here, so nothing is typed by hand. docs/training-contract.md is the written form.
+ */
+export const PARAMETERS = {
+  'role-arn': 'SageMaker execution role the training job assumes',
+  'image-uri': 'trainer container image (ECR URI) for SageMaker and Batch',
+  'instance-type': 'default GPU instance type for SageMaker training, e.g. ml.g5.xlarge',
+  'data-s3-uri': 's3:// prefix in the data lake where the launcher uploads training data',
+  'output-s3-uri': 's3:// prefix where jobs write model.tar.gz',
+  'checkpoint-s3-uri': 's3:// prefix for checkpoints (spot interruptions resume from here)',
+  'kms-key-arn': 'KMS key for uploaded data, job output, checkpoints and training volumes',
+  'subnet-ids': 'StringList of private subnet IDs for training jobs',
+  'security-group-ids': 'StringList of security group IDs for training jobs',
+  'max-runtime-seconds': 'optional, default 86400: StoppingCondition.MaxRuntimeInSeconds',
+  'max-wait-seconds': 'optional, default 2 x max runtime: how long a spot job may wait plus run',
+  spot: 'optional, default true: "false" turns managed spot training off',
+  'volume-size-gb': 'optional, default 50: training volume size',
+  'metric-definitions':
+    'optional JSON [{Name, Regex}]: overrides the reference trainer’s metric definitions',
+  'batch/job-queue': 'AWS Batch GPU job queue (name or ARN) for --mode ec2',
+  'batch/job-definition': 'AWS Batch job definition (name, name:revision or ARN) for --mode ec2',
+} as const;
+export type ParameterName = keyof typeof PARAMETERS;
+
+export type Purpose = 'sagemaker' | 'ec2';
+
+const REQUIRED: Record<Purpose, ParameterName[]> = {
+  sagemaker: [
+    'role-arn',
+    'image-uri',
+    'instance-type',
+    'data-s3-uri',
+    'output-s3-uri',
+    'checkpoint-s3-uri',
+    'kms-key-arn',
+    'subnet-ids',
+    'security-group-ids',
+  ],
+  ec2: [
+    'image-uri',
+    'data-s3-uri',
+    'output-s3-uri',
+    'checkpoint-s3-uri',
+    'kms-key-arn',
+    'batch/job-queue',
+    'batch/job-definition',
+  ],
+};
+
+export interface TrainingPlatform {
+  readonly team: string;
+  readonly stage: string;
+  readonly prefix: string;
+  readonly roleArn: string;
+  readonly imageUri: string;
+  readonly instanceType: string;
+  readonly dataS3Uri: string;
+  readonly outputS3Uri: string;
+  readonly checkpointS3Uri: string;
+  readonly kmsKeyArn: string;
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+  readonly maxRuntimeSeconds: number;
+  readonly maxWaitSeconds: number;
+  readonly spot: boolean;
+  readonly volumeSizeGb: number;
+  readonly metricDefinitions?: { Name: string; Regex: string }[];
+  readonly batchJobQueue: string;
+  readonly batchJobDefinition: string;
+}
+
+export function parameterPrefix(team: string, stage: string): string {
+  return `/ml-platform/${team}/${stage}/training/`;
+}
+
+async function listParameters(ssm: SSMClient, path: string, all: boolean): Promise<Parameter[]> {
+  const found: Parameter[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await aws(`reading SSM parameters under ${path}`, () =>
+      ssm.send(
+        new GetParametersByPathCommand({
+          Path: path,
+          Recursive: true,
+          WithDecryption: true,
+          NextToken,
+        }),
+      ),
+    );
+    found.push(...(page.Parameters ?? []));
+    NextToken = all ? page.NextToken : undefined;
+    if (!all && found.length > 0) break;
+  } while (NextToken);
+  return found;
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new StackNotDeployedError(
+      `SSM parameter ${name} must be a positive integer, got '${raw}'`,
+    );
+  }
+  return value;
+}
+
+/** Reads and checks the team's training parameters for `purpose`. */
+export async function loadPlatform(
+  ssm: SSMClient,
+  team: string | undefined,
+  stage: string,
+  region: string,
+  purpose: Purpose,
+): Promise<TrainingPlatform> {
+  if (!team) throw new UsageError('--team is required for AWS modes (or set ML_TEAM)');
+  if (!/^[a-z0-9-]+$/.test(team))
+    throw new UsageError(`--team '${team}' is not a team name ([a-z0-9-]+)`);
+  const prefix = parameterPrefix(team, stage);
+  const parameters = await listParameters(ssm, prefix, true);
+  if (parameters.length === 0) {
+    const teamParameters = await listParameters(ssm, `/ml-platform/${team}/`, false);
+    if (teamParameters.length === 0) {
+      throw new UnknownTeamError(
+        `unknown team '${team}' in ${region}: no SSM parameters under /ml-platform/${team}/ ` +
+          '(check the name, the region and that the team stack is deployed)',
+      );
+    }
+  }
+  const values = new Map<string, string>();
+  for (const p of parameters) {
+    if (p.Name && p.Value !== undefined) values.set(p.Name.slice(prefix.length), p.Value);
+  }
+  const missing = REQUIRED[purpose].filter((name) => !values.get(name));
+  if (missing.length > 0) {
+    throw new StackNotDeployedError(
+      `the training stack for team '${team}' stage '${stage}' is not deployed in ${region}: ` +
+        `missing SSM parameter${missing.length > 1 ? 's' : ''} ${missing.map((m) => prefix + m).join(', ')}`,
+    );
+  }
+  const get = (name: ParameterName): string => values.get(name) ?? '';
+  const list = (name: ParameterName): string[] =>
+    get(name)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const maxRuntimeSeconds = positiveInt(
+    prefix + 'max-runtime-seconds',
+    values.get('max-runtime-seconds'),
+    86_400,
+  );
+  let metricDefinitions: TrainingPlatform['metricDefinitions'];
+  if (values.has('metric-definitions')) {
+    try {
+      metricDefinitions = JSON.parse(
+        get('metric-definitions'),
+      ) as TrainingPlatform['metricDefinitions'];
+    } catch {
+      throw new StackNotDeployedError(
+        `SSM parameter ${prefix}metric-definitions is not valid JSON`,
+      );
+    }
+  }
+  return {
+    team,
+    stage,
+    prefix,
+    roleArn: get('role-arn'),
+    imageUri: get('image-uri'),
+    instanceType: get('instance-type'),
+    dataS3Uri: get('data-s3-uri'),
+    outputS3Uri: get('output-s3-uri'),
+    checkpointS3Uri: get('checkpoint-s3-uri'),
+    kmsKeyArn: get('kms-key-arn'),
+    subnetIds: list('subnet-ids'),
+    securityGroupIds: list('security-group-ids'),
+    maxRuntimeSeconds,
+    maxWaitSeconds: positiveInt(
+      prefix + 'max-wait-seconds',
+      values.get('max-wait-seconds'),
+      2 * maxRuntimeSeconds,
+    ),
+    spot: (values.get('spot') ?? 'true').toLowerCase() !== 'false',
+    volumeSizeGb: positiveInt(prefix + 'volume-size-gb', values.get('volume-size-gb'), 50),
+    metricDefinitions,
+    batchJobQueue: get('batch/job-queue'),
+    batchJobDefinition: get('batch/job-definition'),
+  };
+}

@@ -1,0 +1,57 @@
+import { LauncherError } from './cli/errors';
+import { helpText, parseCommandLine, type ParsedCommandLine } from './cli/options';
+import { processRuntime, type Runtime } from './cli/runtime';
+import { trainLocal } from './commands/local';
+
+async function dispatch({ command, options }: ParsedCommandLine, runtime: Runtime): Promise<void> {
+  if (command === 'tune') {
+    const { tune } = await import('./commands/tune');
+    return tune(options, runtime);
+  }
+  switch (options.mode) {
+    case 'local':
+      return trainLocal(options, runtime);
+    case 'sagemaker': {
+      const { trainSageMaker } = await import('./commands/sagemaker');
+      return trainSageMaker(options, runtime);
+    }
+    case 'ec2': {
+      const { trainEc2 } = await import('./commands/ec2');
+      return trainEc2(options, runtime);
+    }
+  }
+}
+
+/** Runs the CLI; returns the exit code. Errors are reported here, once. */
+export async function main(
+  argv: readonly string[],
+  runtime: Runtime = processRuntime(),
+): Promise<number> {
+  let debug = argv.includes('--debug');
+  try {
+    const parsed = parseCommandLine(argv, runtime.env);
+    debug = parsed.options.debug;
+    if (parsed.options.help) {
+      runtime.stdout(helpText());
+      return 0;
+    }
+    await dispatch(parsed, runtime);
+    return 0;
+  } catch (err) {
+    if (err instanceof LauncherError) {
+      runtime.stderr(`error: ${err.message}`);
+      if (debug && err.stack) runtime.stderr(err.stack);
+      return err.exitCode;
+    }
+    const error = err as Error;
+    runtime.stderr(`error: unexpected ${error?.name ?? 'error'}: ${error?.message ?? String(err)}`);
+    runtime.stderr(debug ? String(error?.stack) : 'run again with --debug for the stack trace');
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
