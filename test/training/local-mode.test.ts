@@ -1,45 +1,33 @@
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
 import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
-interface Feature {
-  name: string;
-  type: 'numeric' | 'categorical';
-  required: boolean;
-  min?: number | null;
-  max?: number | null;
-  impute: number | string | null;
-  mean?: number;
-  std?: number;
-  vocabulary?: string[];
-  unknown?: 'error' | 'ignore';
-}
-type Instance = Record<string, number | string | null>;
+const SERVING = path.join(__dirname, '..', '..', 'serving');
 
-/** docs/model-bundle.md "Preprocessing (exact)", written from the text, as the service would. */
-function preprocess(instance: Instance, features: Feature[]): number[] {
-  const out: number[] = [];
-  for (const f of features) {
-    let v = instance[f.name] ?? null;
-    if (v === null) {
-      if (f.required) throw new Error(`${f.name} is required`);
-      v = f.impute;
+/** Starts the real inference service on a bundle folder, on a free loopback port. */
+async function startService(bundle: string): Promise<{ url: string; stop(): Promise<number> }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: SERVING,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', SERVING_MODEL_SOURCE: bundle },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = once(proc, 'exit').then(([code]) => code as number);
+  let logs = '';
+  proc.stdout!.on('data', (d) => (logs += d));
+  proc.stderr!.on('data', (d) => (logs += d));
+  for (let i = 0; i < 600 && proc.exitCode === null; i++) {
+    const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(logs)?.[1];
+    if (url && /"msg":"ready"/.test(logs)) {
+      return { url, stop: () => (proc.kill('SIGTERM'), exited) };
     }
-    if (f.type === 'numeric') {
-      if (typeof v !== 'number') throw new Error(`${f.name} is not a number`);
-      const std = f.std === 0 ? 1 : (f.std as number);
-      out.push(Math.fround((v - (f.mean as number)) / std));
-    } else {
-      const vocabulary = f.vocabulary as string[];
-      const index = vocabulary.indexOf(v as string);
-      if (index < 0 && f.unknown === 'error') throw new Error(`${f.name}: unknown ${String(v)}`);
-      out.push(...vocabulary.map((_, i) => (i === index ? 1 : 0)));
-    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return out;
+  proc.kill('SIGKILL');
+  throw new Error(`the inference service did not become ready:\n${logs}`);
 }
 
 const python = process.env.TRAINER_PYTHON ?? '/usr/bin/python3';
@@ -89,20 +77,43 @@ describe('npm run train -- --mode local', () => {
     expect(manifest.metrics.segments.column).toBe('region');
   });
 
-  test('golden vectors agree with the documented preprocessing', () => {
+  test('the inference service loads the bundle and reproduces PyTorch within 1e-5', async () => {
+    // GIVEN the real service (serving/src/server.ts) started on the trained bundle folder
     const bundle = out[out.length - 1];
     const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
-    const golden = JSON.parse(readFileSync(path.join(bundle, 'golden.json'), 'utf8'));
+    const golden = JSON.parse(readFileSync(path.join(bundle, 'golden.json'), 'utf8')) as {
+      cases: { instance: Record<string, unknown>; output: number[] }[];
+    };
     expect(golden.cases.length).toBeGreaterThanOrEqual(16);
-    for (const c of golden.cases as {
-      instance: Instance;
-      features: number[];
-      output: number[];
-    }[]) {
-      const expected = preprocess(c.instance, manifest.features);
-      expect(c.features).toHaveLength(expected.length);
-      c.features.forEach((v, i) => expect(Math.abs(v - expected[i])).toBeLessThanOrEqual(1e-6));
-      expect(c.output.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    const server = await startService(bundle);
+    try {
+      // THEN it is ready: it verified sha256 and its self-test on the golden vectors passed
+      expect((await fetch(`${server.url}/v2/health/ready`)).status).toBe(200);
+      const meta = (await (await fetch(`${server.url}/v2/models/${manifest.name}`)).json()) as {
+        versions: string[];
+      };
+      expect(meta.versions).toContain(manifest.version);
+      // WHEN the golden instances are sent as one batch of raw named features
+      const response = await fetch(`${server.url}/v1/models/${manifest.name}:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: golden.cases.map((c) => c.instance) }),
+      });
+      const body = (await response.json()) as {
+        model_version: string;
+        predictions: { probabilities: Record<string, number> }[];
+      };
+      // THEN every probability matches PyTorch's output (written by the trainer) within 1e-5
+      expect(response.status).toBe(200);
+      expect(body.model_version).toBe(manifest.version);
+      golden.cases.forEach((c, i) => {
+        const { probabilities } = body.predictions[i];
+        manifest.output.labels.forEach((label: string, j: number) =>
+          expect(Math.abs(probabilities[label] - c.output[j])).toBeLessThanOrEqual(1e-5),
+        );
+      });
+    } finally {
+      expect(await server.stop()).toBe(0);
     }
   });
 
