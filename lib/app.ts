@@ -16,6 +16,11 @@ export interface BuildOptions {
    * @default - `serving/` of this repository
    */
   readonly servingImageDirectory?: string;
+  /**
+   * Folder with the trainer's Dockerfile.
+   * @default - `training/reference/` of this repository
+   */
+  readonly trainerImageDirectory?: string;
 }
 
 /** Builds every stack for the given team environments and adds the security checks. */
@@ -26,13 +31,22 @@ export function buildPlatformApp(
 ): MlPlatformApp {
   const servingImageDirectory =
     options.servingImageDirectory ?? path.join(__dirname, '..', 'serving');
+  const trainerImageDirectory =
+    options.trainerImageDirectory ?? path.join(__dirname, '..', 'training', 'reference');
   const platforms: PlatformStack[] = [];
   const teamStacks: TeamStack[] = [];
   for (const config of derivePlatforms(teams)) {
     const platform = new PlatformStack(app, { config });
     platforms.push(platform);
     for (const team of config.teams) {
-      teamStacks.push(new TeamStack(app, { config: team, platform, servingImageDirectory }));
+      teamStacks.push(
+        new TeamStack(app, {
+          config: team,
+          platform,
+          servingImageDirectory,
+          trainerImageDirectory,
+        }),
+      );
     }
   }
   addSecurityChecks(app);

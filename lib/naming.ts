@@ -5,10 +5,16 @@ import type { PlatformConfig, TeamConfig } from './config';
  * or a parameter is a breaking change), so they are built here and nowhere else.
  */
 
+/** What names a team environment (a resolved config, or a launcher's flags). */
+export interface TeamStage {
+  readonly team: string;
+  readonly stage: string;
+}
+
 /** Short product prefix for stacks and resources. */
 export const PREFIX = 'mlp';
 
-export function teamStackName(t: Pick<TeamConfig, 'team' | 'stage'>): string {
+export function teamStackName(t: TeamStage): string {
   return `${PREFIX}-${t.team}-${t.stage}`;
 }
 
@@ -17,13 +23,29 @@ export function platformStackName(p: Pick<PlatformConfig, 'account' | 'region'>)
 }
 
 /** Prefix for a team environment's named resources (log groups, roles, topics, ...). */
-export function teamResourcePrefix(t: Pick<TeamConfig, 'team' | 'stage'>): string {
+export function teamResourcePrefix(t: TeamStage): string {
   return `${PREFIX}-${t.team}-${t.stage}`;
 }
 
+/** Root of every SSM parameter the platform publishes. */
+export const PARAMETER_ROOT = '/ml-platform';
+
 /** SSM parameter path under which a team environment publishes what tools need to find. */
-export function teamParameterPath(t: Pick<TeamConfig, 'team' | 'stage'>): string {
-  return `/ml-platform/${t.team}/${t.stage}`;
+export function teamParameterPath(t: TeamStage): string {
+  return `${PARAMETER_ROOT}/${t.team}/${t.stage}`;
+}
+
+/** The training contract's parameters (docs/training-contract.md). */
+export function trainingParameterPath(t: TeamStage): string {
+  return `${teamParameterPath(t)}/training`;
+}
+
+/**
+ * Every training and tuning job of a team environment starts with this, so alarms and
+ * EventBridge rules can select the team's jobs by name.
+ */
+export function trainingJobNamePrefix(t: TeamStage): string {
+  return `${t.team}-${t.stage}-`;
 }
 
 /** Tags on every resource of a team environment (cost allocation and ownership). */
@@ -46,6 +68,6 @@ export function clusterName(): string {
 }
 
 /** Kubernetes namespace of a team environment on the shared cluster (a DNS label). */
-export function teamNamespace(t: Pick<TeamConfig, 'team' | 'stage'>): string {
+export function teamNamespace(t: TeamStage): string {
   return `${t.team}-${t.stage}`;
 }

@@ -1,4 +1,5 @@
-import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cdk8s from 'cdk8s';
 import type { Construct } from 'constructs';
@@ -6,9 +7,19 @@ import { DATA_ZONES, DataLake } from '../constructs/data-lake';
 import { PodIdentity, ServingChart } from '../constructs/k8s';
 import { TeamMonitoring } from '../constructs/monitoring';
 import { TeamServing } from '../constructs/serving';
+import { TrainingInfra } from '../constructs/training';
 import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
-import { clusterName, teamNamespace, teamParameterPath, teamStackName, teamTags } from './naming';
+import {
+  clusterName,
+  teamNamespace,
+  teamParameterPath,
+  teamResourcePrefix,
+  teamStackName,
+  teamTags,
+  trainingJobNamePrefix,
+  trainingParameterPath,
+} from './naming';
 import { toRetentionDays, type PlatformStack } from './platform-stack';
 
 export interface TeamStackProps {
@@ -17,6 +28,8 @@ export interface TeamStackProps {
   readonly platform: PlatformStack;
   /** Folder with the inference service's Dockerfile (the repository's `serving/`). */
   readonly servingImageDirectory: string;
+  /** Folder with the trainer's Dockerfile (the repository's `training/reference/`). */
+  readonly trainerImageDirectory: string;
 }
 
 /** Service account of the inference pods (the chart's name for it). */
@@ -25,6 +38,7 @@ const SERVING_SERVICE_ACCOUNT = 'inference';
 /** Everything one team needs for one stage: data lake, training, registry, serving, alarms. */
 export class TeamStack extends MlStack {
   readonly dataLake: DataLake;
+  readonly training: TrainingInfra;
   readonly serving: TeamServing;
   readonly monitoring: TeamMonitoring;
 
@@ -64,6 +78,27 @@ export class TeamStack extends MlStack {
       parameterName: `${params}/data-lake/kms-key-arn`,
       stringValue: this.dataLake.encryptionKey.keyArn,
       description: `KMS key of the ${config.team}/${config.stage} data lake`,
+    });
+
+    // Training: the launcher finds all of it through the training contract's parameters.
+    const trainerImage = new ecrAssets.DockerImageAsset(this, 'TrainerImage', {
+      directory: props.trainerImageDirectory,
+      platform: ecrAssets.Platform.LINUX_AMD64,
+      // The SageMaker PyTorch training image of the stack's region (needs an ECR login to
+      // AWS's deep learning containers account before `cdk deploy`; see training/README.md).
+      buildArgs: { BASE_IMAGE: trainingBaseImage(config.region) },
+    });
+    this.training = new TrainingInfra(this, 'Training', {
+      dataLake: this.dataLake,
+      vpc: props.platform.vpc,
+      image: trainerImage,
+      parameterPath: trainingParameterPath(config),
+      modelPackageGroupName: `${teamResourcePrefix(config)}-${config.serving.modelName}`,
+      instanceType: config.training.instanceType,
+      spot: config.training.spot,
+      maxRuntime: Duration.hours(config.training.maxRuntimeHours),
+      maxVcpus: config.training.maxVcpus,
+      logRetention: toRetentionDays(config.monitoring.logRetentionDays),
     });
 
     // Serving: the AWS side here (pod role, API keys, image), the Kubernetes side from the
@@ -114,6 +149,7 @@ export class TeamStack extends MlStack {
       team: config.team,
       stage: config.stage,
       alarmEmails: config.alarmEmails,
+      trainingJobNamePrefix: trainingJobNamePrefix(config),
       service: {
         modelName: serving.modelName,
         // A literal, not the cluster's token: it is a metric dimension value.
@@ -132,4 +168,12 @@ export class TeamStack extends MlStack {
       removalPolicy,
     });
   }
+}
+
+/**
+ * The SageMaker PyTorch training image (deep learning container) of a region: the trainer
+ * image's base, pinned with the rest of the stack.
+ */
+export function trainingBaseImage(region: string): string {
+  return `763104351884.dkr.ecr.${region}.amazonaws.com/pytorch-training:2.5.1-gpu-py311-cu124-ubuntu22.04-sagemaker`;
 }

@@ -59,10 +59,10 @@ export const servingTeamConfig = (overrides: Record<string, unknown> = {}): Team
   resolveTeamFile(servingTeamFile(overrides));
 
 /**
- * A stand-in for serving/: the image asset only stages the folder at synth, so a one-line
- * Dockerfile keeps stack tests fast and independent of the service's files.
+ * A stand-in for serving/ or training/reference/: an image asset only stages the folder at
+ * synth, so a one-line Dockerfile keeps stack tests fast and independent of those files.
  */
-export function placeholderServingDir(): string {
+export function placeholderImageDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-serving-'));
   fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\n');
   return dir;
@@ -94,6 +94,9 @@ export function buildApp(teams: TeamConfig[]): { app: App } & MlPlatformApp {
   const app = testApp();
   return {
     app,
-    ...buildPlatformApp(app, teams, { servingImageDirectory: placeholderServingDir() }),
+    ...buildPlatformApp(app, teams, {
+      servingImageDirectory: placeholderImageDir(),
+      trainerImageDirectory: placeholderImageDir(),
+    }),
   };
 }

@@ -3,12 +3,7 @@ import { buildPlatformApp, type MlPlatformApp } from '../../lib/app';
 import { loadTeamConfigs } from '../../lib/config';
 import { K8S_VERSIONS } from '../../constructs/k8s-versions';
 import { CONTROL_PLANE_LOG_TYPES } from '../../constructs/serving';
-import {
-  testApp,
-  CERTIFICATE_ARN,
-  placeholderServingDir,
-  servingTeamConfig,
-} from '../helpers/teams';
+import { testApp, CERTIFICATE_ARN, placeholderImageDir, servingTeamConfig } from '../helpers/teams';
 
 /**
  * The example team (config/teams/example.yaml) and a second team in the same account and
@@ -37,7 +32,8 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
     const app = testApp();
     // WHEN: synth runs cdk-nag; an unacknowledged error would throw here
     built = buildPlatformApp(app, [exampleTeam, otherTeam], {
-      servingImageDirectory: placeholderServingDir(),
+      servingImageDirectory: placeholderImageDir(),
+      trainerImageDirectory: placeholderImageDir(),
     });
     app.synth();
     platform = Template.fromStack(built.platforms[0]);

@@ -4,9 +4,9 @@ import { Chart, Testing } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import { DataLake } from '../../constructs/data-lake';
 import { TeamServing, type TeamServingProps } from '../../constructs/serving';
-import { testApp, placeholderServingDir } from '../helpers/teams';
+import { testApp, placeholderImageDir } from '../helpers/teams';
 
-const imageDirectory = placeholderServingDir();
+const imageDirectory = placeholderImageDir();
 
 function teamServing(props: Partial<TeamServingProps> = {}): TeamServing {
   const stack = new Stack(testApp(), 'Team', {

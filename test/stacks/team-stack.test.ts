@@ -58,6 +58,37 @@ describe('TeamStack', () => {
     });
   });
 
+  test('trains with the team config and publishes the training contract', () => {
+    const template = Template.fromStack(
+      buildApp([
+        teamConfig({
+          stage: 'prod',
+          training: { instanceType: 'ml.p4d.24xlarge', spot: false, maxRuntimeHours: 6 },
+        }),
+      ]).teams[0],
+    );
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/ml-platform/fraud/prod/training/instance-type',
+      Value: 'ml.p4d.24xlarge',
+    });
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/ml-platform/fraud/prod/training/max-runtime-seconds',
+      Value: '21600',
+    });
+    template.hasResourceProperties('AWS::Batch::ComputeEnvironment', {
+      ComputeResources: Match.objectLike({ Type: 'EC2', InstanceTypes: ['p4d.24xlarge'] }),
+    });
+    template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', {
+      ModelPackageGroupName: 'mlp-fraud-prod-fraud',
+    });
+    // The alarm's job-name filter is the prefix the launcher names jobs with.
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        detail: Match.objectLike({ TrainingJobName: [{ prefix: 'fraud-prod-' }] }),
+      }),
+    });
+  });
+
   test('changing harmless fields never replaces a bucket or key', () => {
     const before = Template.fromStack(buildApp([teamConfig({ stage: 'prod' })]).teams[0]);
     const after = Template.fromStack(

@@ -31,7 +31,9 @@ export async function prepareAwsRun(
     clients.region,
     purpose,
   );
-  const name = options.jobName ?? jobName(platform.team, what, runtime.now(), maxNameLength);
+  const name =
+    options.jobName ??
+    jobName({ team: platform.team, stage: options.stage }, what, runtime.now(), maxNameLength);
   return { hyperparameters, platform, name, dataPrefix: s3Join(platform.dataS3Uri, name) };
 }
 

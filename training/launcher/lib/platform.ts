@@ -1,6 +1,7 @@
 import { GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
 import { StackNotDeployedError, UnknownTeamError, UsageError } from '../cli/errors';
 import { aws } from './aws';
+import { PARAMETER_ROOT, trainingParameterPath } from '../../../lib/naming';
 
 /**
  * The training contract with the infrastructure: SSM parameters under
@@ -76,7 +77,7 @@ export interface TrainingPlatform {
 }
 
 export function parameterPrefix(team: string, stage: string): string {
-  return `/ml-platform/${team}/${stage}/training/`;
+  return `${trainingParameterPath({ team, stage })}/`;
 }
 
 async function listParameters(ssm: SSMClient, path: string, all: boolean): Promise<Parameter[]> {
@@ -125,10 +126,11 @@ export async function loadPlatform(
   const prefix = parameterPrefix(team, stage);
   const parameters = await listParameters(ssm, prefix, true);
   if (parameters.length === 0) {
-    const teamParameters = await listParameters(ssm, `/ml-platform/${team}/`, false);
+    const teamRoot = `${PARAMETER_ROOT}/${team}/`;
+    const teamParameters = await listParameters(ssm, teamRoot, false);
     if (teamParameters.length === 0) {
       throw new UnknownTeamError(
-        `unknown team '${team}' in ${region}: no SSM parameters under /ml-platform/${team}/ ` +
+        `unknown team '${team}' in ${region}: no SSM parameters under ${teamRoot} ` +
           '(check the name, the region and that the team stack is deployed)',
       );
     }
