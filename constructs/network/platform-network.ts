@@ -1,9 +1,9 @@
 import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { allowLogsToUseKey } from '../private/logs-key';
 
 /** Interface endpoints that training (SageMaker, Batch) and serving (EKS pods) need. */
 export const INTERFACE_ENDPOINTS = {
@@ -88,26 +88,9 @@ export class PlatformNetwork extends Construct {
         enableKeyRotation: true,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-    const { region, account, partition } = Stack.of(this);
     // CloudWatch Logs encrypts with the key on behalf of log groups in this account only.
-    this.logKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
-        actions: [
-          'kms:Encrypt*',
-          'kms:Decrypt*',
-          'kms:ReEncrypt*',
-          'kms:GenerateDataKey*',
-          'kms:Describe*',
-        ],
-        resources: ['*'],
-        conditions: {
-          ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:*`,
-          },
-        },
-      }),
-    );
+    const { region, account, partition } = Stack.of(this);
+    allowLogsToUseKey(this, this.logKey, `arn:${partition}:logs:${region}:${account}:*`);
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: props.flowLogRetention ?? logs.RetentionDays.ONE_YEAR,
       encryptionKey: this.logKey,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -132,7 +132,14 @@ export class TeamServing extends Construct {
       exclude: ['**/node_modules', '**/coverage', '**/dist'],
     });
 
-    this.acknowledgeGrants(props.dataLake, modelsPrefix, feedbackPrefix);
+    props.dataLake.acknowledgeGrants(
+      this.role.role,
+      [
+        { zone: 'models', prefix: modelsPrefix },
+        { zone: 'processed', prefix: feedbackPrefix },
+      ],
+      `Least privilege by prefix: reads only ${modelsPrefix}/* of this team's models bucket and writes only ${feedbackPrefix}/* of its processed bucket (object-level wildcards for the keys below those prefixes and the S3/KMS action families of the grant: Get/List object versions, Put/Abort multipart, GenerateDataKey/ReEncrypt with the data lake key).`,
+    );
   }
 
   /**
@@ -167,23 +174,5 @@ export class TeamServing extends Construct {
     });
     manifest.node.addDependency(this.role.association);
     return manifest;
-  }
-
-  private acknowledgeGrants(dataLake: DataLake, modelsPrefix: string, feedbackPrefix: string) {
-    const stack = Stack.of(this);
-    const arnOf = (zone: 'models' | 'processed') =>
-      `<${stack.resolve(stack.getLogicalId(dataLake.bucket(zone).node.defaultChild as CfnElement))}.Arn>`;
-    acknowledge(
-      this.role.role,
-      `Least privilege by prefix: reads only ${modelsPrefix}/* of this team's models bucket and writes only ${feedbackPrefix}/* of its processed bucket (object-level wildcards for the keys below those prefixes and the S3/KMS action families of the grant: Get/List object versions, Put/Abort multipart, GenerateDataKey/ReEncrypt with the data lake key).`,
-      `AwsSolutions-IAM5[Resource::${arnOf('models')}/${modelsPrefix}/*]`,
-      `AwsSolutions-IAM5[Resource::${arnOf('processed')}/${feedbackPrefix}/*]`,
-      'AwsSolutions-IAM5[Action::s3:GetObject*]',
-      'AwsSolutions-IAM5[Action::s3:GetBucket*]',
-      'AwsSolutions-IAM5[Action::s3:List*]',
-      'AwsSolutions-IAM5[Action::s3:Abort*]',
-      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
-    );
   }
 }
