@@ -76,7 +76,7 @@ describe('bundle verification refuses bad bundles', () => {
   test('loadBundleDir names the missing file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bundle-'));
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-    await assert.rejects(loadBundleDir(dir), /model.onnx: not found/);
+    await assert.rejects(loadBundleDir(dir), /model.onnx and golden.json: not found/);
   });
 });
 
