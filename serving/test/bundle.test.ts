@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -74,9 +74,13 @@ describe('bundle verification refuses bad bundles', () => {
   });
 
   test('loadBundleDir names the missing file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bundle-'));
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-    await assert.rejects(loadBundleDir(dir), /model.onnx and golden.json: not found/);
+    const dir = mkdtempSync(join(tmpdir(), 'serving-bundle-'));
+    try {
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      await assert.rejects(loadBundleDir(dir), /model.onnx and golden.json: not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

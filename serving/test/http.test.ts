@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -198,8 +198,9 @@ describe('API keys and rate limits', () => {
   const keyB = 'team-b-key-9876543210';
   let app: FastifyInstance;
   let url: string;
+  let dir: string;
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keys-'));
+    dir = mkdtempSync(join(tmpdir(), 'serving-keys-'));
     const { createHash } = await import('node:crypto');
     writeFileSync(join(dir, 'keys'), `# team B, stored hashed\nsha256:${createHash('sha256').update(keyB).digest('hex')}\n`);
     ({ app, url } = await listen({
@@ -209,7 +210,10 @@ describe('API keys and rate limits', () => {
       SERVING_RATE_LIMIT_BURST: '3',
     }));
   });
-  after(async () => app.close());
+  after(async () => {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test('401 without a key or with a wrong one; health and metrics stay open', async () => {
     const none = await post(`${url}${P}`, { instances: [ok] });
