@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { instance, listen, post, VERSION } from './helpers';
+import { bundleFiles, instance, listen, post, predictOnce, VERSION } from './helpers';
 
 const ok = { ...instance };
 const without = (k: string) => Object.fromEntries(Object.entries(ok).filter(([key]) => key !== k));
@@ -234,5 +234,32 @@ describe('API keys and rate limits', () => {
     assert.equal(limited.body.code, 'rate_limited');
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal((await post(`${url}${P}`, { instances: [ok] }, { 'x-api-key': keyB })).status, 200, 'other key unaffected');
+  });
+});
+
+describe('a local model store folder (aliases + versions), as the trainer writes it', () => {
+  test('serves the production alias and follows it to a new version', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'serving-store-'));
+    const write = (version: string) => {
+      mkdirSync(join(root, 'versions', version), { recursive: true });
+      for (const [name, body] of Object.entries(bundleFiles(version))) writeFileSync(join(root, 'versions', version, name), body);
+    };
+    try {
+      write(VERSION);
+      mkdirSync(join(root, 'aliases'));
+      writeFileSync(join(root, 'aliases', 'production.json'), JSON.stringify({ version: VERSION }));
+      const { app, url } = await listen({ SERVING_MODEL_SOURCE: root });
+      try {
+        assert.deepEqual(await predictOnce(url), { status: 200, version: VERSION });
+        write('local-2');
+        writeFileSync(join(root, 'aliases', 'production.json'), JSON.stringify({ version: 'local-2' }));
+        await app.registry.sync();
+        assert.deepEqual(await predictOnce(url), { status: 200, version: 'local-2' });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
