@@ -60,11 +60,20 @@ async function main() {
   const bare = await start(['--import', 'tsx', 'bench/bare-server.ts'], { BUNDLE }, barePort);
   const idleRss = rssMb(service.proc.pid!);
   const rows: Array<Record<string, string | number>> = [];
+  const serviceUrl = `http://127.0.0.1:${servicePort}/v1/models/churn:predict`;
+  const bareUrl = `http://127.0.0.1:${barePort}/predict`;
+  const auth = { authorization: `Bearer ${KEY}` };
   try {
+    // Steady state, not JIT warm-up: both servers get the same 2 x 3 s of traffic first.
+    for (const body of [single, batch32]) {
+      const opts = { method: 'POST' as const, body, connections: 16, duration: 3 };
+      await autocannon({ ...opts, url: serviceUrl, headers: { 'content-type': 'application/json', ...auth } });
+      await autocannon({ ...opts, url: bareUrl, headers: { 'content-type': 'application/json' } });
+    }
     for (const [label, body] of [['single', single], ['batch-32', batch32]] as const)
       for (const c of [1, 16, 64]) {
-        const s = await cannon(`http://127.0.0.1:${servicePort}/v1/models/churn:predict`, body, c, { authorization: `Bearer ${KEY}` });
-        const b = await cannon(`http://127.0.0.1:${barePort}/predict`, body, c, {});
+        const s = await cannon(serviceUrl, body, c, auth);
+        const b = await cannon(bareUrl, body, c, {});
         const row = {
           request: label,
           connections: c,

@@ -19,19 +19,22 @@ export interface CaptureRecord {
 
 /**
  * Sampled request/response capture for offline drift analysis, written to S3 as gzipped JSON
- * lines. Never on the request path: `offer` only pushes into a bounded buffer (dropping and
- * counting when full); uploads happen on a timer or when a batch is full, and failures drop
- * the batch (counted), never the request.
+ * lines. Never on the request path: `offer` serializes the record and pushes it into a buffer
+ * bounded in bytes (dropping and counting when full, including lines waiting for upload);
+ * uploads happen on a timer or when a batch is full, and failures drop the batch (counted),
+ * never the request.
  */
 export class Capture {
-  private buffer: CaptureRecord[] = [];
+  private buffer: string[] = [];
+  /** Bytes held: buffered lines plus lines being uploaded. */
+  private held = 0;
   private timer: NodeJS.Timeout;
   private inflight = new Set<Promise<void>>();
   private readonly bucket: string;
   private readonly prefix: string;
 
   constructor(
-    private readonly opts: { uri: string; sample: number; batch: number; maxBuffer: number; flushMs: number },
+    private readonly opts: { uri: string; sample: number; batch: number; maxBufferBytes: number; flushMs: number },
     private readonly client: S3Client,
     private readonly metrics: Metrics,
     private readonly log: FastifyBaseLogger,
@@ -50,11 +53,13 @@ export class Capture {
   }
 
   offer(record: CaptureRecord): void {
-    if (this.buffer.length >= this.opts.maxBuffer) {
+    const line = JSON.stringify(record);
+    if (this.held + line.length > this.opts.maxBufferBytes) {
       this.metrics.captureRecords.inc({ result: 'dropped_full' });
       return;
     }
-    this.buffer.push(record);
+    this.held += line.length;
+    this.buffer.push(line);
     if (this.buffer.length >= this.opts.batch) this.flush();
   }
 
@@ -65,12 +70,13 @@ export class Capture {
     this.inflight.add(p);
   }
 
-  private async upload(records: CaptureRecord[]): Promise<void> {
-    const first = records[0]!;
+  private async upload(records: string[]): Promise<void> {
+    const first = JSON.parse(records[0]!) as CaptureRecord;
     const day = first.ts.slice(0, 10);
     const key = `${this.prefix ? `${this.prefix}/` : ''}model=${first.model}/date=${day}/${first.ts.replace(/[:.]/g, '')}-${randomUUID()}.jsonl.gz`;
+    const bytes = records.reduce((n, r) => n + r.length, 0);
     try {
-      const body = await gzipAsync(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const body = await gzipAsync(records.join('\n') + '\n');
       await this.client.send(
         new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson', ContentEncoding: 'gzip' }),
       );
@@ -78,6 +84,8 @@ export class Capture {
     } catch (e) {
       this.metrics.captureRecords.inc({ result: 'dropped_error' }, records.length);
       this.log.warn({ err: { message: (e as Error).message }, records: records.length }, 'capture upload failed; batch dropped');
+    } finally {
+      this.held -= bytes;
     }
   }
 

@@ -49,7 +49,7 @@ const envSchema = z.object({
   SERVING_CAPTURE_URI: s3Uri.optional(),
   SERVING_CAPTURE_SAMPLE: num(0, 1).default(0),
   SERVING_CAPTURE_BATCH: int(1, 100000).default(500),
-  SERVING_CAPTURE_MAX_BUFFER: int(1, 1000000).default(5000),
+  SERVING_CAPTURE_MAX_BUFFER_BYTES: int(1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
   SERVING_CAPTURE_FLUSH_S: num(0.05, 3600).default(30),
   SERVING_S3_FORCE_PATH_STYLE: bool.default(false),
   SERVING_SHUTDOWN_DELAY_MS: int(0, 600000).default(0),
@@ -80,7 +80,7 @@ export interface Config {
   drift: { window: number; minSamples: number };
   feedbackCache: number;
   emf: { namespace: string; intervalMs: number } | null;
-  capture: { uri: string; sample: number; batch: number; maxBuffer: number; flushMs: number } | null;
+  capture: { uri: string; sample: number; batch: number; maxBufferBytes: number; flushMs: number } | null;
   s3ForcePathStyle: boolean;
   shutdownDelayMs: number;
   shutdownTimeoutMs: number;
@@ -142,7 +142,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             uri: e.SERVING_CAPTURE_URI,
             sample: e.SERVING_CAPTURE_SAMPLE,
             batch: e.SERVING_CAPTURE_BATCH,
-            maxBuffer: e.SERVING_CAPTURE_MAX_BUFFER,
+            maxBufferBytes: e.SERVING_CAPTURE_MAX_BUFFER_BYTES,
             flushMs: e.SERVING_CAPTURE_FLUSH_S * 1000,
           }
         : null,

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { BundleError, LoadedModel, loadBundleDir, parseManifest, predictInstances } from '../src/index';
+import { MicroBatcher } from '../src/batcher';
 import { bucketOf, DriftMonitor, psi } from '../src/drift';
 import { bundleFiles, FIXTURE, golden, manifest } from './helpers';
 
@@ -74,9 +75,13 @@ describe('bundle verification refuses bad bundles', () => {
   });
 
   test('loadBundleDir names the missing file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bundle-'));
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-    await assert.rejects(loadBundleDir(dir), /model.onnx: not found/);
+    const dir = mkdtempSync(join(tmpdir(), 'serving-bundle-'));
+    try {
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      await assert.rejects(loadBundleDir(dir), /model.onnx and golden.json: not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -101,5 +106,23 @@ describe('drift', () => {
     const byName = Object.fromEntries(d.snapshot().map((s) => [s.feature, s.psi]));
     assert.ok(byName.plan! < 0.01, `plan PSI ${byName.plan}`);
     assert.ok(byName.tenure_months! > 1, `tenure PSI ${byName.tenure_months}`);
+  });
+});
+
+describe('micro-batching', () => {
+  test('requests queued in one event-loop turn share ONNX runs (up to maxRows), each gets its own rows', async () => {
+    const model = await loadBundleDir(FIXTURE);
+    loaded.push(model);
+    const batches: number[] = [];
+    const batcher = new MicroBatcher(model, { maxRows: 8, maxWaitMs: 0 }, (rows) => batches.push(rows));
+    const cases = golden.cases.slice(0, 10);
+    const inputs = cases.map((c: any) => model.preprocessor.encode([c.instance]).data!);
+    const results = await Promise.all(inputs.map((x: Float32Array) => batcher.predict(x, 1)));
+    assert.deepEqual(batches, [8, 2]);
+    results.forEach((r, n) => {
+      const probs = r.output.subarray(r.offset * 2, r.offset * 2 + 2);
+      cases[n].output.forEach((v: number, j: number) => assert.ok(Math.abs(probs[j]! - v) <= golden.atol));
+    });
+    await batcher.idle();
   });
 });

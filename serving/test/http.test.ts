@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { instance, listen, post, VERSION } from './helpers';
+import { bundleFiles, instance, listen, post, predictOnce, VERSION } from './helpers';
 
 const ok = { ...instance };
 const without = (k: string) => Object.fromEntries(Object.entries(ok).filter(([key]) => key !== k));
@@ -198,8 +198,9 @@ describe('API keys and rate limits', () => {
   const keyB = 'team-b-key-9876543210';
   let app: FastifyInstance;
   let url: string;
+  let dir: string;
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'keys-'));
+    dir = mkdtempSync(join(tmpdir(), 'serving-keys-'));
     const { createHash } = await import('node:crypto');
     writeFileSync(join(dir, 'keys'), `# team B, stored hashed\nsha256:${createHash('sha256').update(keyB).digest('hex')}\n`);
     ({ app, url } = await listen({
@@ -209,7 +210,10 @@ describe('API keys and rate limits', () => {
       SERVING_RATE_LIMIT_BURST: '3',
     }));
   });
-  after(async () => app.close());
+  after(async () => {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test('401 without a key or with a wrong one; health and metrics stay open', async () => {
     const none = await post(`${url}${P}`, { instances: [ok] });
@@ -230,5 +234,32 @@ describe('API keys and rate limits', () => {
     assert.equal(limited.body.code, 'rate_limited');
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal((await post(`${url}${P}`, { instances: [ok] }, { 'x-api-key': keyB })).status, 200, 'other key unaffected');
+  });
+});
+
+describe('a local model store folder (aliases + versions), as the trainer writes it', () => {
+  test('serves the production alias and follows it to a new version', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'serving-store-'));
+    const write = (version: string) => {
+      mkdirSync(join(root, 'versions', version), { recursive: true });
+      for (const [name, body] of Object.entries(bundleFiles(version))) writeFileSync(join(root, 'versions', version, name), body);
+    };
+    try {
+      write(VERSION);
+      mkdirSync(join(root, 'aliases'));
+      writeFileSync(join(root, 'aliases', 'production.json'), JSON.stringify({ version: VERSION }));
+      const { app, url } = await listen({ SERVING_MODEL_SOURCE: root });
+      try {
+        assert.deepEqual(await predictOnce(url), { status: 200, version: VERSION });
+        write('local-2');
+        writeFileSync(join(root, 'aliases', 'production.json'), JSON.stringify({ version: 'local-2' }));
+        await app.registry.sync();
+        assert.deepEqual(await predictOnce(url), { status: 200, version: 'local-2' });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

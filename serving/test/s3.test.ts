@@ -168,6 +168,42 @@ describe('S3 polling, plain bundle prefix and capture', () => {
   });
 });
 
+describe('capture never fails a request', () => {
+  test('uploads that fail (missing bucket) are dropped and counted', async () => {
+    const { app, url } = await listen(
+      { SERVING_CAPTURE_URI: 's3://no-such-bucket/capture', SERVING_CAPTURE_SAMPLE: '1', SERVING_CAPTURE_BATCH: '1' },
+      { s3: moto.client },
+    );
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await predictOnce(url)).status, 200);
+      await waitFor('uploads to fail', async () => (await metric(url, /capture_records_total\{result="dropped_error"\} (\d+)/)) === 5);
+      assert.equal(await metric(url, /capture_records_total\{result="written"\} (\d+)/), 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a full buffer (bounded in bytes) drops records, not requests', async () => {
+    const { app, url } = await listen(
+      {
+        SERVING_CAPTURE_URI: `s3://${BUCKET}/capture-full`,
+        SERVING_CAPTURE_SAMPLE: '1',
+        SERVING_CAPTURE_BATCH: '1000',
+        SERVING_CAPTURE_FLUSH_S: '3600',
+        SERVING_CAPTURE_MAX_BUFFER_BYTES: '2048',
+      },
+      { s3: moto.client },
+    );
+    try {
+      for (let i = 0; i < 20; i++) assert.equal((await predictOnce(url)).status, 200);
+      const dropped = await metric(url, /capture_records_total\{result="dropped_full"\} (\d+)/);
+      assert.ok(dropped >= 14 && dropped < 20, `dropped ${dropped} of 20`);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
   before(async () => {
     await createBucket(moto.client, 'models');

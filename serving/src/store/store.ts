@@ -101,10 +101,10 @@ export async function readBundle(source: BlobSource, dir: string): Promise<Bundl
   const goldenFile = typeof names.golden === 'string' ? names.golden : 'golden.json';
   for (const f of [modelFile, goldenFile])
     if (f.includes('/') || f.includes('\\') || f === '..') throw new BundleError(`manifest.json: bad file name ${f}`, 'manifest');
-  const [model, golden] = await Promise.all([
-    required(source, at(modelFile), 'missing_file'),
-    required(source, at(goldenFile), 'missing_file'),
-  ]);
+  const [model, golden] = await Promise.all([source.read(at(modelFile)), source.read(at(goldenFile))]);
+  const missing = [!model && modelFile, !golden && goldenFile].filter(Boolean);
+  if (!model || !golden)
+    throw new BundleError(`${source.description}${dir ? `/${dir}` : ''}: ${missing.join(' and ')}: not found`, 'missing_file');
   return { manifest, model, golden };
 }
 
