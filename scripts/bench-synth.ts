@@ -26,6 +26,11 @@ function teamsDir(count: number): string {
         costCenter: `cc-${i}`,
         owners: ['lead@example.com'],
         alarmEmails: ['oncall@example.com'],
+        serving: {
+          ingress: {
+            certificateArn: `arn:aws:acm:${region}:111111111111:certificate/00000000-0000-4000-8000-000000000000`,
+          },
+        },
       }),
     );
   }
