@@ -81,6 +81,13 @@ export const K8S_VERSIONS = {
   } satisfies Record<string, PinnedHelmChart>,
 } as const;
 
+/**
+ * Namespace of the platform's Prometheus and prometheus-adapter. The teams' network policies
+ * admit scrapes of `/metrics` from it (ServingChart `metricsScraperNamespaces`), so the platform
+ * and the team charts must agree on this one name.
+ */
+export const MONITORING_NAMESPACE = 'monitoring';
+
 /** The cluster's Kubernetes version as the EKS constructs take it. */
 export const KUBERNETES_VERSION = eks.KubernetesVersion.V1_34;
 
