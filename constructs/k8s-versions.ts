@@ -78,6 +78,20 @@ export const K8S_VERSIONS = {
       version: '0.17.1',
       appVersion: 'v0.17.1',
     },
+    /** Prometheus server only: the source of the HPA's requests-per-second metric. */
+    prometheus: {
+      chart: 'prometheus',
+      repository: 'https://prometheus-community.github.io/helm-charts',
+      version: '27.19.0',
+      appVersion: 'v3.4.1',
+    },
+    /** Serves `custom.metrics.k8s.io` from Prometheus queries (one rule, see metrics-pipeline.ts). */
+    prometheusAdapter: {
+      chart: 'prometheus-adapter',
+      repository: 'https://prometheus-community.github.io/helm-charts',
+      version: '5.3.0',
+      appVersion: 'v0.12.0',
+    },
   } satisfies Record<string, PinnedHelmChart>,
 } as const;
 
