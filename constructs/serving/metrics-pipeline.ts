@@ -99,6 +99,17 @@ const RESTRICTED_CONTAINER = {
   seccompProfile: RUNTIME_DEFAULT_SECCOMP,
 } as const;
 
+/** Pod security context: the image's non-root user and group, RuntimeDefault seccomp. */
+function restrictedPod(user: number) {
+  return {
+    runAsNonRoot: true,
+    runAsUser: user,
+    runAsGroup: user,
+    fsGroup: user,
+    seccompProfile: RUNTIME_DEFAULT_SECCOMP,
+  };
+}
+
 /** The `nobody` user the Prometheus image runs as. */
 const PROMETHEUS_USER = 65534;
 /** The non-root user the prometheus-adapter image runs as (its chart's default). */
@@ -140,13 +151,7 @@ export function prometheusValues(nodeSelector: Record<string, string>): Record<s
         requests: { cpu: '250m', memory: '512Mi' },
         limits: { cpu: '1', memory: '1Gi' },
       },
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: PROMETHEUS_USER,
-        runAsGroup: PROMETHEUS_USER,
-        fsGroup: PROMETHEUS_USER,
-        seccompProfile: RUNTIME_DEFAULT_SECCOMP,
-      },
+      securityContext: restrictedPod(PROMETHEUS_USER),
       containerSecurityContext: RESTRICTED_CONTAINER,
       nodeSelector,
     },
@@ -185,13 +190,7 @@ export function prometheusAdapterValues(
       requests: { cpu: '50m', memory: '128Mi' },
       limits: { cpu: '250m', memory: '256Mi' },
     },
-    podSecurityContext: {
-      runAsNonRoot: true,
-      runAsUser: ADAPTER_USER,
-      runAsGroup: ADAPTER_USER,
-      fsGroup: ADAPTER_USER,
-      seccompProfile: RUNTIME_DEFAULT_SECCOMP,
-    },
+    podSecurityContext: restrictedPod(ADAPTER_USER),
     securityContext: { ...RESTRICTED_CONTAINER, runAsUser: ADAPTER_USER },
     nodeSelector,
   };
