@@ -78,8 +78,29 @@ export const K8S_VERSIONS = {
       version: '0.17.1',
       appVersion: 'v0.17.1',
     },
+    /** Prometheus server only: the source of the HPA's requests-per-second metric. */
+    prometheus: {
+      chart: 'prometheus',
+      repository: 'https://prometheus-community.github.io/helm-charts',
+      version: '27.19.0',
+      appVersion: 'v3.4.1',
+    },
+    /** Serves `custom.metrics.k8s.io` from Prometheus queries (one rule, see metrics-pipeline.ts). */
+    prometheusAdapter: {
+      chart: 'prometheus-adapter',
+      repository: 'https://prometheus-community.github.io/helm-charts',
+      version: '5.3.0',
+      appVersion: 'v0.12.0',
+    },
   } satisfies Record<string, PinnedHelmChart>,
 } as const;
+
+/**
+ * Namespace of the platform's Prometheus and prometheus-adapter. The teams' network policies
+ * admit scrapes of `/metrics` from it (ServingChart `metricsScraperNamespaces`), so the platform
+ * and the team charts must agree on this one name.
+ */
+export const MONITORING_NAMESPACE = 'monitoring';
 
 /** The cluster's Kubernetes version as the EKS constructs take it. */
 export const KUBERNETES_VERSION = eks.KubernetesVersion.V1_34;

@@ -3,6 +3,7 @@ import { Token } from 'aws-cdk-lib';
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
+import { MONITORING_NAMESPACE } from '../k8s-versions';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
 import { SecretProviderClass } from './imports/secrets-store.csi.x-k8s.io';
 import type { PodIdentity } from './pod-identity';
@@ -13,6 +14,13 @@ export const SERVING_PORT = 8080;
 /** Open Inference Protocol health endpoints of the service. */
 export const LIVENESS_PATH = '/v2/health/live';
 export const READINESS_PATH = '/v2/health/ready';
+/**
+ * The service's Prometheus endpoint, on {@link SERVING_PORT}. It needs no API key: the chart
+ * never sets `SERVING_AUTH_METRICS`, and the network policy admits only the scraper namespaces.
+ */
+export const METRICS_PATH = '/metrics';
+/** Default name of the HPA's Pods metric (served by the platform's prometheus-adapter). */
+export const REQUESTS_PER_SECOND_METRIC = 'inference_requests_per_second';
 /** Where the API keys file is mounted, and its name (the secret's `objectAlias`). */
 export const SECRETS_MOUNT_PATH = '/mnt/secrets';
 export const API_KEYS_FILE = `${SECRETS_MOUNT_PATH}/api-keys`;
@@ -169,7 +177,7 @@ export interface ServingChartProps {
   /**
    * Namespaces whose pods may scrape `/metrics` on the service port (Prometheus, the
    * CloudWatch agent).
-   * @default ['amazon-cloudwatch']
+   * @default ['amazon-cloudwatch', MONITORING_NAMESPACE] (the CloudWatch agent, the platform's Prometheus)
    */
   readonly metricsScraperNamespaces?: readonly string[];
   /**
@@ -361,6 +369,10 @@ export class ServingChart extends Chart {
             annotations: {
               // A config change rolls the pods (envFrom is read only at container start).
               'ml-platform/config-checksum': checksum(configData, props.resolveToken),
+              // The platform's Prometheus scrapes annotated pods; its rate feeds the HPA.
+              'prometheus.io/scrape': 'true',
+              'prometheus.io/port': String(SERVING_PORT),
+              'prometheus.io/path': METRICS_PATH,
             },
           },
           spec: {
@@ -848,7 +860,7 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
     300,
   );
   const drainSeconds = wholeIn('drainSeconds', props.drainSeconds ?? 25, 1, 600);
-  const requestsPerSecondMetric = props.requestsPerSecondMetric ?? 'inference_requests_per_second';
+  const requestsPerSecondMetric = props.requestsPerSecondMetric ?? REQUESTS_PER_SECOND_METRIC;
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(requestsPerSecondMetric)) {
     fail('requestsPerSecondMetric', requestsPerSecondMetric, 'use a Prometheus-style metric name');
   }
@@ -860,7 +872,7 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
   if (!(aliasPollSeconds >= 1 && aliasPollSeconds <= 86400)) {
     fail('aliasPollSeconds', aliasPollSeconds, 'use 1 to 86400 seconds');
   }
-  const scrapers = props.metricsScraperNamespaces ?? ['amazon-cloudwatch'];
+  const scrapers = props.metricsScraperNamespaces ?? ['amazon-cloudwatch', MONITORING_NAMESPACE];
   scrapers.forEach((n) => {
     if (!dnsLabel.test(n)) fail('metricsScraperNamespaces', n, 'use namespace names');
   });

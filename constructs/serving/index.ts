@@ -2,3 +2,4 @@ export * from './acknowledgements';
 export * from './pod-identity-role';
 export * from './serving-cluster';
 export * from './team-serving';
+export * from './metrics-pipeline';

@@ -4,10 +4,19 @@ import * as eks from 'aws-cdk-lib/aws-eks';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cdk8s from 'cdk8s';
+import { k8s } from 'cdk8s-plus-34';
 import { Construct } from 'constructs';
-import { K8S_VERSIONS, KUBERNETES_VERSION, kubectlLayer, type PinnedHelmChart } from '../k8s-versions';
+import {
+  K8S_VERSIONS,
+  KUBERNETES_VERSION,
+  kubectlLayer,
+  MONITORING_NAMESPACE,
+  type PinnedHelmChart,
+} from '../k8s-versions';
 import albControllerPolicy from './policies/aws-load-balancer-controller-v2.17.1.json';
 import { acknowledge, acknowledgeEksProviders, LAMBDA_EXECUTION_POLICIES } from './acknowledgements';
+import { prometheusAdapterValues, prometheusValues } from './metrics-pipeline';
 import { PodIdentityRole } from './pod-identity-role';
 
 export interface NodeGroupSpec {
@@ -92,7 +101,10 @@ export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'true' } as const;
  * - Cluster Autoscaler, the AWS Load Balancer Controller, metrics-server, the CloudWatch
  *   observability add-on (Container Insights and logs), the Pod Identity Agent, the Secrets
  *   Store CSI driver with its AWS provider and, with GPU nodes, the NVIDIA device plugin, each
- *   pinned in `constructs/k8s-versions.ts`.
+ *   pinned in `constructs/k8s-versions.ts`;
+ * - in namespace {@link MONITORING_NAMESPACE}, a Prometheus server scraping annotated pods and
+ *   prometheus-adapter serving the HPAs' `inference_requests_per_second` through
+ *   `custom.metrics.k8s.io` (see `metrics-pipeline.ts`).
  *
  * Controllers get AWS permissions through EKS Pod Identity ({@link PodIdentityRole}).
  */
@@ -216,6 +228,7 @@ export class ServingCluster extends Construct {
     const loadBalancerController = this.addLoadBalancerController();
     const clusterAutoscaler = this.addClusterAutoscaler(props);
     if (this.gpuNodes) this.addNvidiaDevicePlugin(this.gpuNodes);
+    this.addCustomMetrics();
     this.acknowledgeFindings(
       { cloudWatchAgent: cloudWatchAgent.role, loadBalancerController, clusterAutoscaler },
       props.clusterName,
@@ -261,15 +274,25 @@ export class ServingCluster extends Construct {
     });
   }
 
-  /** Helm release of a pinned chart, after the CPU nodes exist (its pods need somewhere to run). */
-  private helm(id: string, pinned: PinnedHelmChart, namespace: string, values: object) {
+  /**
+   * Helm release of a pinned chart, after the CPU nodes exist (its pods need somewhere to run).
+   * Helm creates the namespace unless it is kube-system or `namespaceCreated` (created here,
+   * with labels, and a dependency of the release).
+   */
+  private helm(
+    id: string,
+    pinned: PinnedHelmChart,
+    namespace: string,
+    values: object,
+    namespaceCreated = false,
+  ) {
     const chart = this.cluster.addHelmChart(id, {
       chart: pinned.chart,
       repository: pinned.repository,
       version: pinned.version,
       release: pinned.chart,
       namespace,
-      createNamespace: namespace !== 'kube-system',
+      createNamespace: namespace !== 'kube-system' && !namespaceCreated,
       values: values as Record<string, unknown>,
       wait: true,
       timeout: Duration.minutes(15),
@@ -410,6 +433,47 @@ export class ServingCluster extends Construct {
       },
     );
     chart.node.addDependency(gpuNodes);
+  }
+
+  /**
+   * Prometheus and prometheus-adapter, so the teams' HPAs can read requests per second per pod
+   * (without the custom metrics API an HPA never scales in). Their namespace enforces Pod
+   * Security `baseline` and warns and audits on `restricted`: the values ask for restricted
+   * pods, but `restricted` is enforced only once a deploy has shown both charts' pods comply.
+   */
+  private addCustomMetrics(): void {
+    const manifests = new cdk8s.Chart(new cdk8s.App(), 'Monitoring');
+    new k8s.KubeNamespace(manifests, 'Namespace', {
+      metadata: {
+        name: MONITORING_NAMESPACE,
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'baseline',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+          'pod-security.kubernetes.io/warn': 'restricted',
+          'pod-security.kubernetes.io/warn-version': 'latest',
+          'pod-security.kubernetes.io/audit': 'restricted',
+          'pod-security.kubernetes.io/audit-version': 'latest',
+        },
+      },
+    });
+    const namespace = this.cluster.addCdk8sChart('MonitoringNamespace', manifests);
+    const onCpuNodes = { [NODE_CLASS_LABEL]: 'cpu' };
+    const prometheus = this.helm(
+      'Prometheus',
+      K8S_VERSIONS.helm.prometheus,
+      MONITORING_NAMESPACE,
+      prometheusValues(onCpuNodes),
+      true,
+    );
+    prometheus.node.addDependency(namespace);
+    const adapter = this.helm(
+      'PrometheusAdapter',
+      K8S_VERSIONS.helm.prometheusAdapter,
+      MONITORING_NAMESPACE,
+      prometheusAdapterValues(onCpuNodes),
+      true,
+    );
+    adapter.node.addDependency(prometheus);
   }
 
   private acknowledgeFindings(

@@ -9,6 +9,7 @@ import {
   ServingChart,
   type ServingChartProps,
 } from '../../constructs/k8s';
+import { MONITORING_NAMESPACE } from '../../constructs/k8s-versions';
 import { SERVING_METRICS_NAMESPACE } from '../../constructs/monitoring';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are plain JSON */
@@ -141,20 +142,26 @@ describe('ServingChart manifests', () => {
       ]);
     });
 
-    test('admit only the load balancer subnets and the metrics scraper, only on 8080', () => {
+    test('admit only the load balancer subnets and the metrics scrapers, only on 8080', () => {
       const ingress = one(manifests, 'NetworkPolicy', 'allow-inference-ingress').spec.ingress;
+      const namespaceNamed = (name: string) => ({
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } },
+      });
       expect(ingress).toEqual([
         { from: [{ ipBlock: { cidr: '10.0.0.0/16' } }], ports: [{ protocol: 'TCP', port: 8080 }] },
         {
-          from: [
-            {
-              namespaceSelector: {
-                matchLabels: { 'kubernetes.io/metadata.name': 'amazon-cloudwatch' },
-              },
-            },
-          ],
+          // The CloudWatch agent and the platform's Prometheus (the HPA's requests metric).
+          from: [namespaceNamed('amazon-cloudwatch'), namespaceNamed(MONITORING_NAMESPACE)],
           ports: [{ protocol: 'TCP', port: 8080 }],
         },
+      ]);
+    });
+
+    test('metricsScraperNamespaces replaces the default scrapers', () => {
+      const m = synth({ metricsScraperNamespaces: ['observability'] });
+      const ingress = one(m, 'NetworkPolicy', 'allow-inference-ingress').spec.ingress;
+      expect(ingress[1].from).toEqual([
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } },
       ]);
     });
 
@@ -355,6 +362,24 @@ describe('ServingChart manifests', () => {
         SERVING_SHUTDOWN_TIMEOUT_MS: '25000',
         AWS_REGION: 'eu-west-1',
       });
+    });
+
+    test('pods invite the Prometheus scrape of /metrics on the http port (no API key needed)', () => {
+      const template = one(manifests, 'Deployment').spec.template;
+      expect(template.metadata.annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '8080',
+        'prometheus.io/path': '/metrics',
+      });
+      const container = template.spec.containers[0];
+      expect(container.ports).toContainEqual(
+        expect.objectContaining({ name: 'http', containerPort: 8080 }),
+      );
+      // /metrics asks for a key only with SERVING_AUTH_METRICS=true (serving/README.md).
+      expect(one(manifests, 'ConfigMap').data).not.toHaveProperty('SERVING_AUTH_METRICS');
+      expect(container.env ?? []).not.toContainEqual(
+        expect.objectContaining({ name: 'SERVING_AUTH_METRICS' }),
+      );
     });
 
     test('a config change rolls the pods (checksum annotation)', () => {

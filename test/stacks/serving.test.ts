@@ -1,7 +1,7 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
 import { buildPlatformApp, type MlPlatformApp } from '../../lib/app';
 import { loadTeamConfigs } from '../../lib/config';
-import { K8S_VERSIONS } from '../../constructs/k8s-versions';
+import { K8S_VERSIONS, MONITORING_NAMESPACE } from '../../constructs/k8s-versions';
 import { CONTROL_PLANE_LOG_TYPES } from '../../constructs/serving';
 import { testApp, CERTIFICATE_ARN, placeholderImageDir, servingTeamConfig } from '../helpers/teams';
 
@@ -268,6 +268,42 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
         KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServingKey'), 'Arn'] },
         SecretString: Match.absent(),
+      });
+    });
+
+    test('Prometheus may scrape the pods: scrape annotations, the monitoring namespace admitted on 8080', () => {
+      // The team manifest with its CloudFormation tokens (image, ARNs) as placeholders.
+      const [resource] = Object.values(
+        example.findResources('Custom::AWSCDK-EKS-KubernetesResource'),
+      );
+      const raw = resource.Properties.Manifest;
+      const text =
+        typeof raw === 'string'
+          ? raw
+          : (raw['Fn::Join'][1] as unknown[])
+              .map((part) => (typeof part === 'string' ? part : 'TOKEN'))
+              .join('');
+      const objects = JSON.parse(text) as {
+        kind: string;
+        metadata: { name: string };
+        spec: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- manifest JSON
+      }[];
+      const find = (kind: string, name: string) =>
+        objects.find((o) => o.kind === kind && o.metadata.name === name)!;
+      expect(find('Deployment', 'inference').spec.template.metadata.annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '8080',
+        'prometheus.io/path': '/metrics',
+      });
+      expect(find('NetworkPolicy', 'allow-inference-ingress').spec.ingress).toContainEqual({
+        from: expect.arrayContaining([
+          {
+            namespaceSelector: {
+              matchLabels: { 'kubernetes.io/metadata.name': MONITORING_NAMESPACE },
+            },
+          },
+        ]),
+        ports: [{ protocol: 'TCP', port: 8080 }],
       });
     });
 
