@@ -1,47 +1,19 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
-import { after, before, describe, test } from 'node:test';
-import {
-  CloudWatchClient,
-  GetMetricStatisticsCommand,
-  ListMetricsCommand,
-  type Dimension,
-  type PutMetricDataCommand,
-} from '@aws-sdk/client-cloudwatch';
+import { describe, test } from 'node:test';
+import type { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { FastifyBaseLogger } from 'fastify';
 import { CloudWatchSink, EmfReporter, type MetricGroup, MAX_DATUMS_PER_CALL } from '../src/emf';
-import { startServer } from './process';
-import { freePort, instance, listen, post, predictOnce, startMoto, VERSION, waitFor } from './helpers';
+import { cloudWatchClient, CONTRACT_ENV, freePort, listen, maxInputPsi, mean, predictOnce, contractTraffic, VERSION, waitFor } from './helpers';
 
 /**
  * Interval metrics against the monitoring contract (constructs/monitoring/serving-metrics.ts):
- * the EMF line on stdout, and the same values through PutMetricData into a real moto server.
- * Emits are triggered with app.flushMetrics() (the interval is an hour), never waited for.
+ * the EMF line on stdout, the reporter and PutMetricData sink on their own, and a CloudWatch
+ * endpoint that refuses or hangs. Emits are triggered with app.flushMetrics() (the interval is
+ * an hour), never waited for. Delivery into a real moto server is in s3.test.ts (it runs one).
  */
 const NAMESPACE = 'MlPlatform/Serving';
-const CONTRACT_ENV = { SERVING_EMF: 'true', SERVING_EMF_INTERVAL_S: '3600', SERVING_TEAM: 'fraud', SERVING_STAGE: 'dev' };
-const instances = [
-  instance,
-  { ...instance, monthly_charges: 20, plan: 'basic', support_calls: 0 },
-  { ...instance, tenure_months: 60, age: 70, region: 'eu' },
-  { ...instance, monthly_charges: 110, support_calls: 9, tenure_months: 1 },
-];
-
-let moto: Awaited<ReturnType<typeof startMoto>>;
-let cw: CloudWatchClient;
-before(async () => {
-  moto = await startMoto();
-  cw = cwClient(moto.endpoint);
-});
-after(async () => {
-  cw?.destroy();
-  await moto?.stop();
-});
-
-function cwClient(endpoint: string) {
-  return new CloudWatchClient({ endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-}
 
 /** A logger stream that keeps every line. */
 function captured() {
@@ -49,35 +21,12 @@ function captured() {
   return { lines, logger: { level: 'info', stream: { write: (l: string) => void lines.push(JSON.parse(l)) } } };
 }
 
-/** Sends requests of 1, 2 and 4 instances and one 422; returns every prediction's confidence. */
-async function traffic(url: string): Promise<number[]> {
-  const confidences: number[] = [];
-  for (const batch of [instances.slice(0, 1), instances.slice(0, 2), instances]) {
-    const r = await post(`${url}/v1/models/churn:predict`, { instances: batch });
-    assert.equal(r.status, 200);
-    for (const p of r.body.predictions) confidences.push(p.confidence);
-  }
-  assert.equal((await post(`${url}/v1/models/churn:predict`, { instances: [{ ...instance, age: 500 }] })).status, 422);
-  return confidences;
-}
-
-async function maxInputPsi(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const values = [...text.matchAll(/^feature_drift_psi\{[^}]*feature="([^"]+)"[^}]*\} (\S+)$/gm)]
-    .filter((m) => m[1] !== '__prediction__')
-    .map((m) => Number(m[2]));
-  assert.ok(values.length > 0, 'drift is computed');
-  return Math.max(...values);
-}
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
 describe('EMF on stdout (SERVING_EMF_SINK=stdout, the default)', () => {
   test('one line per version with the contract namespace, dimension sets and values', async () => {
     const log = captured();
     const { app, url } = await listen({ ...CONTRACT_ENV, SERVING_DRIFT_MIN_SAMPLES: '5' }, { logger: log.logger });
     try {
-      const confidences = await traffic(url);
+      const confidences = await contractTraffic(url);
       const psi = await maxInputPsi(url);
       await app.flushMetrics();
       const emf = log.lines.filter((l) => l.msg === 'emf');
@@ -200,66 +149,11 @@ describe('reporter and PutMetricData sink (unit)', () => {
   });
 });
 
-describe('SERVING_EMF_SINK=cloudwatch', () => {
-  /**
-   * One statistic over the last hour. Query with the full [Team, Stage, Model, Version] set:
-   * moto matches every metric whose dimensions include the given ones (CloudWatch matches the
-   * set exactly), so a [Team, Stage, Model] query would add both sets' datums together.
-   */
-  async function statistic(metric: string, dims: Dimension[], stat: 'Sum' | 'Average' | 'Maximum') {
-    const now = Date.now();
-    const r = await cw.send(
-      new GetMetricStatisticsCommand({
-        Namespace: NAMESPACE,
-        MetricName: metric,
-        Dimensions: dims,
-        StartTime: new Date(now - 3600e3),
-        EndTime: new Date(now + 60e3),
-        Period: 3600,
-        Statistics: [stat],
-      }),
-    );
-    assert.equal(r.Datapoints?.length, 1, `${metric} ${JSON.stringify(dims)}: ${JSON.stringify(r.Datapoints)}`);
-    return r.Datapoints![0]![stat]!;
-  }
-
-  test('the interval values arrive in CloudWatch (moto) under both dimension sets', async () => {
-    const team = 'team-a';
-    const { app, url } = await listen({ ...CONTRACT_ENV, SERVING_TEAM: team, SERVING_EMF_SINK: 'cloudwatch', SERVING_DRIFT_MIN_SAMPLES: '5' }, { cloudwatch: cwClient(moto.endpoint) });
-    try {
-      const confidences = await traffic(url);
-      const psi = await maxInputPsi(url);
-      await app.flushMetrics();
-      const base: Dimension[] = [
-        { Name: 'Team', Value: team },
-        { Name: 'Stage', Value: 'dev' },
-        { Name: 'Model', Value: 'churn' },
-        { Name: 'Version', Value: VERSION },
-      ];
-      const listed = await cw.send(new ListMetricsCommand({ Namespace: NAMESPACE, Dimensions: [{ Name: 'Team', Value: team }] }));
-      const names = (dims: number) =>
-        [...new Set(listed.Metrics!.filter((m) => m.Dimensions!.length === dims).map((m) => m.MetricName))].sort();
-      const expected = ['Errors', 'LatencyP99', 'LowConfidencePredictions', 'MaxFeatureDriftPsi', 'MeanConfidence', 'Predictions', 'Requests'];
-      assert.deepEqual(names(3), expected);
-      assert.deepEqual(names(4), expected);
-      assert.ok(listed.Metrics!.filter((m) => m.Dimensions!.length === 4).every((m) => m.Dimensions!.some((d) => d.Name === 'Version' && d.Value === VERSION)));
-
-      assert.equal(await statistic('Requests', base, 'Sum'), 4);
-      assert.equal(await statistic('Errors', base, 'Sum'), 0);
-      assert.equal(await statistic('Predictions', base, 'Sum'), 7);
-      assert.ok(Math.abs((await statistic('MeanConfidence', base, 'Average')) - mean(confidences)) < 1e-5);
-      assert.ok((await statistic('LatencyP99', base, 'Maximum')) > 0);
-      assert.ok(Math.abs((await statistic('MaxFeatureDriftPsi', base, 'Maximum')) - psi) < 1e-9);
-      assert.doesNotMatch(await (await fetch(`${url}/metrics`)).text(), /^metrics_publish_failures_total\{/m);
-    } finally {
-      await app.close();
-    }
-  });
-
+describe('SERVING_EMF_SINK=cloudwatch failures (delivery to moto: s3.test.ts)', () => {
   test('a failing endpoint is counted and logged; requests still succeed', async () => {
     const closed = await freePort();
     const log = captured();
-    const { app, url } = await listen({ ...CONTRACT_ENV, SERVING_EMF_SINK: 'cloudwatch' }, { cloudwatch: cwClient(`http://127.0.0.1:${closed}`), logger: log.logger });
+    const { app, url } = await listen({ ...CONTRACT_ENV, SERVING_EMF_SINK: 'cloudwatch' }, { cloudwatch: cloudWatchClient(`http://127.0.0.1:${closed}`), logger: log.logger });
     try {
       assert.equal((await predictOnce(url)).status, 200);
       const [flushed, during] = await Promise.all([app.flushMetrics(), predictOnce(url)]);
@@ -289,7 +183,7 @@ describe('SERVING_EMF_SINK=cloudwatch', () => {
     const log = captured();
     const { app, url } = await listen(
       { ...CONTRACT_ENV, SERVING_EMF_SINK: 'cloudwatch', SERVING_EMF_CLOSE_TIMEOUT_MS: '200' },
-      { cloudwatch: cwClient(`http://127.0.0.1:${port}`), logger: log.logger },
+      { cloudwatch: cloudWatchClient(`http://127.0.0.1:${port}`), logger: log.logger },
     );
     try {
       assert.equal((await predictOnce(url)).status, 200);
@@ -307,36 +201,6 @@ describe('SERVING_EMF_SINK=cloudwatch', () => {
       await app.close();
       for (const s of sockets) s.destroy();
       hang.close();
-    }
-  });
-
-  test('the server process publishes through AWS_ENDPOINT_URL_CLOUDWATCH and flushes on SIGTERM', async () => {
-    const team = 'team-process';
-    const s = startServer({
-      SERVING_MODEL_SOURCE: `${__dirname}/fixtures/churn`,
-      ...CONTRACT_ENV,
-      SERVING_TEAM: team,
-      SERVING_EMF_SINK: 'cloudwatch',
-      AWS_ENDPOINT_URL_CLOUDWATCH: moto.endpoint,
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-    });
-    try {
-      const url = await s.url();
-      for (let i = 0; i < 3; i++) assert.equal((await predictOnce(url)).status, 200);
-      s.proc.kill('SIGTERM');
-      assert.equal(await s.exited, 0);
-      assert.ok(!/"msg":"emf"/.test(s.stdout), 'no EMF lines on stdout with the cloudwatch sink');
-      const base: Dimension[] = [
-        { Name: 'Team', Value: team },
-        { Name: 'Stage', Value: 'dev' },
-        { Name: 'Model', Value: 'churn' },
-        { Name: 'Version', Value: VERSION },
-      ];
-      assert.equal(await statistic('Requests', base, 'Sum'), 3);
-    } finally {
-      if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
     }
   });
 });
