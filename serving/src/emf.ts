@@ -164,6 +164,10 @@ export class EmfReporter {
 
   /** Publishes this interval's values now (the timer calls it; tests call it to avoid waiting). */
   async flush(): Promise<void> {
+    if (!this.closed) await this.publish();
+  }
+
+  private async publish(): Promise<void> {
     const groups = this.collect();
     if (groups.length) await this.sink.publish(this.opts.namespace, groups);
   }
@@ -177,7 +181,7 @@ export class EmfReporter {
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.opts.closeTimeoutMs);
     });
-    const result = await Promise.race([this.flush().then(() => 'done' as const), deadline]);
+    const result = await Promise.race([this.publish().then(() => 'done' as const), deadline]);
     clearTimeout(timer);
     if (result === 'timeout') {
       this.sink.abort();
