@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { S3Client } from '@aws-sdk/client-s3';
 import swagger from '@fastify/swagger';
 import pino from 'pino';
@@ -6,7 +7,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { type ApiKey, loadKeys, matchKey, presentedKey, RateLimiter } from './auth';
 import { Capture } from './capture';
 import type { Config } from './config';
-import { EmfReporter } from './emf';
+import { CloudWatchSink, EmfReporter, type LoadedVersion, StdoutEmfSink } from './emf';
 import { ApiError } from './errors';
 import { PredictionMemory } from './feedback';
 import { InferenceService } from './inference';
@@ -24,6 +25,9 @@ declare module 'fastify' {
     served: { model: string; version: string } | null;
     instances: number;
     lowConfidence: number;
+    /** Sum of this request's prediction confidences and how many (MeanConfidence). */
+    confidenceSum: number;
+    confidenceCount: number;
     inFlight: boolean;
   }
   interface FastifyContextConfig {
@@ -36,6 +40,8 @@ declare module 'fastify' {
     /** Readiness goes false; requests are still served until close(). */
     startDraining(): void;
     readonly registry: ModelRegistry;
+    /** Publishes the interval metrics now (no-op without SERVING_EMF); never rejects. */
+    flushMetrics(): Promise<void>;
   }
 }
 
@@ -47,6 +53,8 @@ export interface AppOptions {
   source?: BlobSource;
   /** S3 client for capture; defaults to one from the standard SDK chain. */
   s3?: S3Client;
+  /** CloudWatch client for SERVING_EMF_SINK=cloudwatch; defaults to one from the standard SDK chain, created on first publish. */
+  cloudwatch?: CloudWatchClient;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -123,6 +131,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('served', null);
   app.decorateRequest('instances', 0);
   app.decorateRequest('lowConfidence', 0);
+  app.decorateRequest('confidenceSum', 0);
+  app.decorateRequest('confidenceCount', 0);
   app.decorateRequest('inFlight', false);
 
   const keys: ApiKey[] = loadKeys(config.apiKeys, config.apiKeysFile);
@@ -162,16 +172,35 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     : null;
   const reg = registry;
   const emf = config.emf
-    ? new EmfReporter(config.emf, app.log, () => {
-        const max = new Map<string, number>();
-        for (const { entry } of reg.loaded())
-          for (const d of entry.drift.snapshot()) {
+    ? new EmfReporter(
+        {
+          namespace: config.emf.namespace,
+          intervalMs: config.emf.intervalMs,
+          closeTimeoutMs: config.emf.closeTimeoutMs,
+          team: config.emf.team,
+          stage: config.emf.stage,
+          modelName: config.emf.modelName,
+        },
+        config.emf.sink === 'cloudwatch' ? new CloudWatchSink(app.log, metrics.metricsPublishFailures, opts.cloudwatch) : new StdoutEmfSink(app.log),
+        app.log,
+        () => {
+          const seen = new Map<string, LoadedVersion>();
+          for (const { entry } of reg.loaded()) {
             const key = `${entry.model.name}\u0000${entry.model.version}`;
-            max.set(key, Math.max(max.get(key) ?? 0, d.psi));
+            if (seen.has(key)) continue;
+            let max: number | undefined;
+            // Input features only (the contract); the tracked output's PSI stays a Prometheus series.
+            for (const d of entry.drift.snapshot())
+              if (d.feature !== '__prediction__' && Number.isFinite(d.psi)) max = Math.max(max ?? 0, d.psi);
+            seen.set(key, { model: entry.model.name, version: entry.model.version, maxDriftPsi: max });
           }
-        return max;
-      })
+          return [...seen.values()];
+        },
+      )
     : null;
+  app.decorate('flushMetrics', async () => {
+    await emf?.flush();
+  });
   const svc = new InferenceService(registry, metrics, new PredictionMemory(config.feedbackCache), capture, emf, config.canaryKeyHeader);
 
   app.addSchema(errorSchema);
@@ -233,7 +262,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const version = request.served?.version ?? '';
     metrics.duration.observe({ model, version, endpoint }, elapsedMs / 1000);
     if (status >= 400) metrics.errors.inc({ model, version, endpoint, code: String(status) });
-    emf?.record(model, version, elapsedMs, status >= 500, request.instances, request.lowConfidence);
+    emf?.record(model, version, {
+      latencyMs: elapsedMs,
+      error: status >= 500,
+      instances: request.instances,
+      lowConfidence: request.lowConfidence,
+      confidenceSum: request.confidenceSum,
+      confidenceCount: request.confidenceCount,
+    });
   };
 
   app.addHook('onResponse', async (request, reply) => {
@@ -300,11 +336,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   v1Routes(app, svc, { maxBatch: config.maxBatch });
 
   app.addHook('onClose', async () => {
-    emf?.close();
-    await capture?.close();
+    await Promise.all([emf?.close(), capture?.close()]);
     await registry.close();
   });
 
   await registry.start();
+  if (config.emf?.modelName && registry.name && config.emf.modelName !== registry.name)
+    app.log.warn({ model: registry.name, metric_model: config.emf.modelName }, 'SERVING_MODEL_NAME differs from the bundle\'s model name; metrics use SERVING_MODEL_NAME');
   return app;
 }

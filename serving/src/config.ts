@@ -15,6 +15,11 @@ const num = (min: number, max: number) =>
     .regex(/^\d+(\.\d+)?$/, 'must be a number')
     .transform(Number)
     .pipe(z.number().min(min).max(max));
+/** A CloudWatch dimension value: 1..255 printable characters (no control characters). */
+const dimensionValue = z
+  .string()
+  .max(255, 'must be at most 255 characters')
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must be printable text');
 const s3Uri = z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be s3://bucket[/prefix]');
 
 /**
@@ -46,6 +51,11 @@ const envSchema = z.object({
   SERVING_EMF: bool.default(false),
   SERVING_EMF_NAMESPACE: z.string().min(1).default('MlPlatform/Serving'),
   SERVING_EMF_INTERVAL_S: num(1, 3600).default(60),
+  SERVING_EMF_SINK: z.enum(['stdout', 'cloudwatch'], { message: 'must be stdout or cloudwatch' }).default('stdout'),
+  SERVING_EMF_CLOSE_TIMEOUT_MS: int(0, 600000).default(5000),
+  SERVING_TEAM: dimensionValue.optional(),
+  SERVING_STAGE: dimensionValue.optional(),
+  SERVING_MODEL_NAME: dimensionValue.optional(),
   SERVING_CAPTURE_URI: s3Uri.optional(),
   SERVING_CAPTURE_SAMPLE: num(0, 1).default(0),
   SERVING_CAPTURE_BATCH: int(1, 100000).default(500),
@@ -79,7 +89,20 @@ export interface Config {
   canaryKeyHeader: string;
   drift: { window: number; minSamples: number };
   feedbackCache: number;
-  emf: { namespace: string; intervalMs: number } | null;
+  /**
+   * Interval metrics (SERVING_EMF): where they go, their namespace and dimension values.
+   * team/stage/modelName undefined: that dimension is left out (Model falls back to the
+   * manifest's model name).
+   */
+  emf: {
+    sink: 'stdout' | 'cloudwatch';
+    namespace: string;
+    intervalMs: number;
+    closeTimeoutMs: number;
+    team?: string;
+    stage?: string;
+    modelName?: string;
+  } | null;
   capture: { uri: string; sample: number; batch: number; maxBufferBytes: number; flushMs: number } | null;
   s3ForcePathStyle: boolean;
   shutdownDelayMs: number;
@@ -135,7 +158,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     canaryKeyHeader: e.SERVING_CANARY_KEY_HEADER,
     drift: { window: e.SERVING_DRIFT_WINDOW, minSamples: e.SERVING_DRIFT_MIN_SAMPLES },
     feedbackCache: e.SERVING_FEEDBACK_CACHE,
-    emf: e.SERVING_EMF ? { namespace: e.SERVING_EMF_NAMESPACE, intervalMs: e.SERVING_EMF_INTERVAL_S * 1000 } : null,
+    emf: e.SERVING_EMF
+      ? {
+          sink: e.SERVING_EMF_SINK,
+          namespace: e.SERVING_EMF_NAMESPACE,
+          intervalMs: e.SERVING_EMF_INTERVAL_S * 1000,
+          closeTimeoutMs: e.SERVING_EMF_CLOSE_TIMEOUT_MS,
+          team: e.SERVING_TEAM,
+          stage: e.SERVING_STAGE,
+          modelName: e.SERVING_MODEL_NAME,
+        }
+      : null,
     capture:
       e.SERVING_CAPTURE_URI && e.SERVING_CAPTURE_SAMPLE > 0
         ? {

@@ -6,8 +6,18 @@ import type { PredictionMemory } from './feedback';
 import type { Metrics } from './metrics';
 import type { AliasName, ModelEntry, ModelRegistry } from './registry';
 
-/** Below this confidence a prediction counts as low-confidence in EMF metrics. */
+/** Below this confidence a prediction counts as low-confidence (LowConfidencePredictions). */
 export const LOW_CONFIDENCE = 0.6;
+
+export interface RunResult {
+  output: Float32Array;
+  /** Where this request's rows start in output. */
+  offset: number;
+  lowConfidence: number;
+  /** Sum of the predictions' max-probability confidence, and how many (0 for regression). */
+  confidenceSum: number;
+  confidenceCount: number;
+}
 
 export interface Served {
   entry: ModelEntry;
@@ -71,24 +81,26 @@ export class InferenceService {
     data: Float32Array,
     rows: number,
     instances: ReadonlyArray<Record<string, unknown>> | null,
-  ): Promise<{ output: Float32Array; offset: number; lowConfidence: number }> {
+  ): Promise<RunResult> {
     const { entry } = served;
     const { output, offset } = await entry.batcher.predict(data, rows);
     const model = entry.model;
     const s = this.seriesOf(served);
     s.predictions.inc(rows);
     let lowConfidence = 0;
+    let confidenceSum = 0;
     const classification = model.manifest.task !== 'regression';
     for (let n = 0; n < rows; n++) {
       const row = offset + n;
       if (classification) {
         const c = model.confidence(output, row);
         s.confidence.observe(c);
+        confidenceSum += c;
         if (c < LOW_CONFIDENCE) lowConfidence++;
       }
       entry.drift.observePrediction(model.tracked(output, row));
       if (instances) entry.drift.observeInstance(instances[n]!);
     }
-    return { output, offset, lowConfidence };
+    return { output, offset, lowConfidence, confidenceSum, confidenceCount: classification ? rows : 0 };
   }
 }

@@ -24,6 +24,7 @@ export class Metrics {
   readonly rateLimited: Counter<'key'>;
   readonly authFailures: Counter<'reason'>;
   readonly captureRecords: Counter<'result'>;
+  readonly metricsPublishFailures: Counter<'sink' | 'reason'>;
 
   constructor(source: DriftSource) {
     const registers = [this.registry];
@@ -39,6 +40,12 @@ export class Metrics {
       help: 'Inference request latency inside the service (parse, validate, batch, run, serialize)',
       labelNames: ['model', 'version', 'endpoint'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.metricsPublishFailures = new Counter({
+      name: 'metrics_publish_failures_total',
+      help: 'Interval metrics not delivered: failed PutMetricData calls (reason=error) or datums dropped from a full queue (reason=overflow)',
+      labelNames: ['sink', 'reason'],
       registers,
     });
     this.activeRequests = new Gauge({ name: 'active_requests', help: 'Inference requests in flight', registers });

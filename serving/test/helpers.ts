@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { CloudWatchClient, type Dimension, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../src/app';
@@ -179,3 +181,64 @@ export function bundleFiles(version = VERSION, mutate?: (m: any, g: any) => void
 export async function closeQuietly(app: FastifyInstance | undefined) {
   if (app) await app.close();
 }
+
+/** A CloudWatch client for a test endpoint (moto, or a port that fails): one attempt, test credentials. */
+export function cloudWatchClient(endpoint: string): CloudWatchClient {
+  return new CloudWatchClient({ endpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+}
+
+/**
+ * One statistic of MlPlatform/Serving over the last hour. Query with the full
+ * [Team, Stage, Model, Version] set: moto matches every metric whose dimensions include the
+ * given ones (CloudWatch matches the set exactly), so a [Team, Stage, Model] query would add
+ * both sets' datums together.
+ */
+export async function cloudWatchStatistic(cw: CloudWatchClient, metric: string, dims: Dimension[], stat: 'Sum' | 'Average' | 'Maximum'): Promise<number> {
+  const now = Date.now();
+  const r = await cw.send(
+    new GetMetricStatisticsCommand({
+      Namespace: 'MlPlatform/Serving',
+      MetricName: metric,
+      Dimensions: dims,
+      StartTime: new Date(now - 3600e3),
+      EndTime: new Date(now + 60e3),
+      Period: 3600,
+      Statistics: [stat],
+    }),
+  );
+  if (r.Datapoints?.length !== 1) throw new Error(`${metric} ${JSON.stringify(dims)}: expected one datapoint, got ${JSON.stringify(r.Datapoints)}`);
+  return r.Datapoints[0]![stat]!;
+}
+
+/** Interval metrics on, emitted only when a test flushes them, with Team/Stage dimensions. */
+export const CONTRACT_ENV = { SERVING_EMF: 'true', SERVING_EMF_INTERVAL_S: '3600', SERVING_TEAM: 'fraud', SERVING_STAGE: 'dev' };
+const contractInstances = [
+  instance,
+  { ...instance, monthly_charges: 20, plan: 'basic', support_calls: 0 },
+  { ...instance, tenure_months: 60, age: 70, region: 'eu' },
+  { ...instance, monthly_charges: 110, support_calls: 9, tenure_months: 1 },
+];
+
+/** Sends requests of 1, 2 and 4 instances and one 422; returns every prediction's confidence. */
+export async function contractTraffic(url: string): Promise<number[]> {
+  const confidences: number[] = [];
+  for (const batch of [contractInstances.slice(0, 1), contractInstances.slice(0, 2), contractInstances]) {
+    const r = await post(`${url}/v1/models/churn:predict`, { instances: batch });
+    assert.equal(r.status, 200);
+    for (const p of r.body.predictions) confidences.push(p.confidence);
+  }
+  assert.equal((await post(`${url}/v1/models/churn:predict`, { instances: [{ ...instance, age: 500 }] })).status, 422);
+  return confidences;
+}
+
+/** The largest input-feature PSI the Prometheus endpoint shows (what MaxFeatureDriftPsi must report). */
+export async function maxInputPsi(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const values = [...text.matchAll(/^feature_drift_psi\{[^}]*feature="([^"]+)"[^}]*\} (\S+)$/gm)]
+    .filter((m) => m[1] !== '__prediction__')
+    .map((m) => Number(m[2]));
+  assert.ok(values.length > 0, 'drift is computed');
+  return Math.max(...values);
+}
+
+export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -1,11 +1,28 @@
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
+import { type Dimension, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { S3Source } from '../src/store/store';
 import { startServer } from './process';
-import { bundleFiles, createBucket, listen, load, predictOnce, put, startMoto, VERSION, waitFor } from './helpers';
+import {
+  bundleFiles,
+  cloudWatchClient,
+  cloudWatchStatistic,
+  CONTRACT_ENV,
+  contractTraffic,
+  createBucket,
+  listen,
+  load,
+  maxInputPsi,
+  mean,
+  predictOnce,
+  put,
+  startMoto,
+  VERSION,
+  waitFor,
+} from './helpers';
 
 /**
  * Model loading from a real S3-compatible server (moto, started here on loopback): aliases,
@@ -204,6 +221,49 @@ describe('capture never fails a request', () => {
   });
 });
 
+describe('interval metrics to CloudWatch (SERVING_EMF_SINK=cloudwatch, moto)', () => {
+  test('the values arrive under [Team, Stage, Model] and [Team, Stage, Model, Version]', async () => {
+    const team = 'team-a';
+    const cw = cloudWatchClient(moto.endpoint);
+    const { app, url } = await listen(
+      { ...CONTRACT_ENV, SERVING_TEAM: team, SERVING_EMF_SINK: 'cloudwatch', SERVING_DRIFT_MIN_SAMPLES: '5' },
+      { cloudwatch: cloudWatchClient(moto.endpoint) },
+    );
+    try {
+      const confidences = await contractTraffic(url);
+      const psi = await maxInputPsi(url);
+      await app.flushMetrics();
+      const listed = await cw.send(new ListMetricsCommand({ Namespace: 'MlPlatform/Serving', Dimensions: [{ Name: 'Team', Value: team }] }));
+      const sets = new Map<string, string[]>();
+      for (const m of listed.Metrics!) {
+        const set = m.Dimensions!.map((d) => `${d.Name}=${d.Value}`).join(',');
+        sets.set(set, [...(sets.get(set) ?? []), m.MetricName!].sort());
+      }
+      const expected = ['Errors', 'LatencyP99', 'LowConfidencePredictions', 'MaxFeatureDriftPsi', 'MeanConfidence', 'Predictions', 'Requests'];
+      assert.deepEqual(Object.fromEntries(sets), {
+        [`Team=${team},Stage=dev,Model=churn`]: expected,
+        [`Team=${team},Stage=dev,Model=churn,Version=${VERSION}`]: expected,
+      });
+      const dims: Dimension[] = [
+        { Name: 'Team', Value: team },
+        { Name: 'Stage', Value: 'dev' },
+        { Name: 'Model', Value: 'churn' },
+        { Name: 'Version', Value: VERSION },
+      ];
+      assert.equal(await cloudWatchStatistic(cw, 'Requests', dims, 'Sum'), 4);
+      assert.equal(await cloudWatchStatistic(cw, 'Errors', dims, 'Sum'), 0);
+      assert.equal(await cloudWatchStatistic(cw, 'Predictions', dims, 'Sum'), 7);
+      assert.ok(Math.abs((await cloudWatchStatistic(cw, 'MeanConfidence', dims, 'Average')) - mean(confidences)) < 1e-5);
+      assert.ok((await cloudWatchStatistic(cw, 'LatencyP99', dims, 'Maximum')) > 0);
+      assert.ok(Math.abs((await cloudWatchStatistic(cw, 'MaxFeatureDriftPsi', dims, 'Maximum')) - psi) < 1e-9);
+      assert.doesNotMatch(await (await fetch(`${url}/metrics`)).text(), /^metrics_publish_failures_total\{/m);
+    } finally {
+      await app.close();
+      cw.destroy();
+    }
+  });
+});
+
 describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
   before(async () => {
     await createBucket(moto.client, 'models');
@@ -222,8 +282,10 @@ describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
       SERVING_S3_FORCE_PATH_STYLE: 'true',
       SERVING_API_KEYS: key,
       SERVING_SHUTDOWN_DELAY_MS: '1500',
-      SERVING_EMF: 'true',
-      SERVING_EMF_INTERVAL_S: '3600',
+      ...CONTRACT_ENV,
+      SERVING_TEAM: 'team-process',
+      SERVING_EMF_SINK: 'cloudwatch',
+      AWS_ENDPOINT_URL_CLOUDWATCH: moto.endpoint,
     });
     try {
       const url = await s.url();
@@ -238,7 +300,19 @@ describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
       assert.ok(r.total > 100);
       assert.equal(await s.exited, 0);
       assert.match(s.stdout, /"msg":"shutdown complete"/);
-      assert.match(s.stdout, /"_aws":\{"Timestamp":\d+,"CloudWatchMetrics":\[\{"Namespace":"MlPlatform\/Serving"/, 'EMF flushed on exit');
+      // The interval is an hour: what CloudWatch holds was published during the shutdown, through
+      // AWS_ENDPOINT_URL_CLOUDWATCH, and counts every request the clients got an answer to.
+      assert.doesNotMatch(s.stdout, /"msg":"emf"/, 'no EMF lines with the cloudwatch sink');
+      const cw = cloudWatchClient(moto.endpoint);
+      const dims: Dimension[] = [
+        { Name: 'Team', Value: 'team-process' },
+        { Name: 'Stage', Value: 'dev' },
+        { Name: 'Model', Value: 'churn' },
+        { Name: 'Version', Value: VERSION },
+      ];
+      assert.equal(await cloudWatchStatistic(cw, 'Requests', dims, 'Sum'), r.total);
+      assert.equal(await cloudWatchStatistic(cw, 'Errors', dims, 'Sum'), 0);
+      cw.destroy();
       assert.ok(!s.stdout.includes(key) && !s.stderr.includes(key), 'the API key never reaches the logs');
       const lines = s.stdout.split('\n').filter((l) => l.includes('"msg":"request"'));
       assert.ok(lines.length >= r.total);

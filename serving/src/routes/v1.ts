@@ -58,13 +58,15 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
       const encoded = model.preprocessor.encode(instances);
       if (encoded.errors) throw invalidInstances(encoded.errors);
       const rows = instances.length;
-      const { output, offset, lowConfidence } = await svc.run(
+      const { output, offset, lowConfidence, confidenceSum, confidenceCount } = await svc.run(
         served,
         encoded.data,
         rows,
         instances as Array<Record<string, unknown>>,
       );
       request.lowConfidence = lowConfidence;
+      request.confidenceSum = confidenceSum;
+      request.confidenceCount = confidenceCount;
       request.instances = rows;
       const predictions: Array<Prediction & { id: string }> = new Array(rows);
       const regression = model.manifest.task === 'regression';

@@ -225,8 +225,10 @@ export function v2Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
           if (w !== outName && !(classification && w === 'label'))
             throw new ApiError(400, 'unknown_output', `outputs: "${w}" is not an output of this model`);
         const { data, rows, instances } = decode(body, model, opts.maxBatch);
-        const { output, offset, lowConfidence } = await svc.run(served, data, rows, instances);
+        const { output, offset, lowConfidence, confidenceSum, confidenceCount } = await svc.run(served, data, rows, instances);
         request.lowConfidence = lowConfidence;
+        request.confidenceSum = confidenceSum;
+        request.confidenceCount = confidenceCount;
         request.instances = rows;
         const width = model.outputWidth;
         const outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | string> }> = [];
