@@ -134,6 +134,7 @@ export class TeamStack extends MlStack {
       maxReplicas: serving.maxReplicas,
       cpuMillicores: serving.cpuMillicores,
       memoryMiB: serving.memoryMiB,
+      capture: { uri: this.serving.feedbackUri, sampleRate: serving.captureSampleRate },
       gpusPerPod: serving.gpusPerPod,
       quota: {
         cpuMillicores: Math.round(serving.quota.cpu * 1000),

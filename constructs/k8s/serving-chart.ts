@@ -127,6 +127,12 @@ export interface ServingChartProps {
    */
   readonly gpusPerPod?: number;
   /**
+   * Sampled request/response capture for offline drift analysis: the service writes batches
+   * of JSON lines under `uri` (the pod role must be allowed to write there).
+   * @default - no capture
+   */
+  readonly capture?: { readonly uri: string; readonly sampleRate: number };
+  /**
    * HPA target: average CPU utilisation (percent of the request).
    * @default 70
    */
@@ -328,6 +334,13 @@ export class ServingChart extends Chart {
       [SERVING_ENV.apiKeysFile]: API_KEYS_FILE,
       [SERVING_ENV.emf]: 'true',
       [SERVING_ENV.emfNamespace]: SERVING_METRICS_NAMESPACE,
+      [SERVING_ENV.emfSink]: 'cloudwatch',
+      ...(props.capture && props.capture.sampleRate > 0
+        ? {
+            [SERVING_ENV.captureUri]: props.capture.uri,
+            [SERVING_ENV.captureSample]: String(props.capture.sampleRate),
+          }
+        : {}),
       [SERVING_ENV.team]: props.team,
       [SERVING_ENV.stage]: props.stage,
       [SERVING_ENV.shutdownDelayMs]: '0',
@@ -734,6 +747,15 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
       role,
       'PodIdentity.irsa() needs an IAM role ARN: arn:aws:iam::<account>:role/<name>',
     );
+  }
+  if (props.capture) {
+    const { uri, sampleRate } = props.capture;
+    if (!(sampleRate >= 0 && sampleRate <= 1)) {
+      fail('capture.sampleRate', sampleRate, 'use a share of requests from 0 to 1');
+    }
+    if (literal(uri) && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(uri)) {
+      fail('capture.uri', uri, 'use s3://<bucket>/<prefix>');
+    }
   }
   if (literal(props.apiKeysSecret) && props.apiKeysSecret.trim() === '') {
     fail('apiKeysSecret', props.apiKeysSecret, 'pass the Secrets Manager secret name or ARN');

@@ -18,6 +18,15 @@ export const SERVING_ENV = {
   emf: 'SERVING_EMF',
   /** CloudWatch namespace of the EMF metrics. */
   emfNamespace: 'SERVING_EMF_NAMESPACE',
+  /**
+   * Where the metrics go: `cloudwatch` (PutMetricData with the pod role) in EKS, where
+   * container logs reach CloudWatch without the EMF log format.
+   */
+  emfSink: 'SERVING_EMF_SINK',
+  /** `s3://...` prefix for sampled request/response capture. */
+  captureUri: 'SERVING_CAPTURE_URI',
+  /** Share of requests captured (0..1). */
+  captureSample: 'SERVING_CAPTURE_SAMPLE',
   /** Values of the `Team` and `Stage` metric dimensions. */
   team: 'SERVING_TEAM',
   stage: 'SERVING_STAGE',

@@ -1,11 +1,13 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import type { Chart } from 'cdk8s';
 import { Construct, type IDependable } from 'constructs';
 import type { DataLake } from '../data-lake';
+import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
 import { acknowledge } from './acknowledgements';
 import { PodIdentityRole } from './pod-identity-role';
 
@@ -45,6 +47,11 @@ export interface TeamServingProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * CloudWatch namespace the service may publish its metrics to.
+   * @default SERVING_METRICS_NAMESPACE ('MlPlatform/Serving', what TeamMonitoring reads)
+   */
+  readonly metricsNamespace?: string;
 }
 
 /**
@@ -74,6 +81,7 @@ export class TeamServing extends Construct {
     super(scope, id);
     const modelsPrefix = props.modelsPrefix ?? 'models';
     const feedbackPrefix = props.feedbackPrefix ?? 'feedback';
+    const metricsNamespace = props.metricsNamespace ?? SERVING_METRICS_NAMESPACE;
     for (const [name, prefix] of [
       ['modelsPrefix', modelsPrefix],
       ['feedbackPrefix', feedbackPrefix],
@@ -98,6 +106,16 @@ export class TeamServing extends Construct {
     });
     props.dataLake.grantRead('models', this.role, `${modelsPrefix}/*`);
     props.dataLake.grantWrite('processed', this.role, `${feedbackPrefix}/*`);
+    // The service publishes its metrics with PutMetricData (container logs reach CloudWatch
+    // without the EMF log format in EKS); the condition pins the namespace the alarms read.
+    this.role.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishServingMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': metricsNamespace } },
+      }),
+    );
     this.modelSource = `s3://${props.dataLake.bucket('models').bucketName}/${modelsPrefix}`;
     this.feedbackUri = `s3://${props.dataLake.bucket('processed').bucketName}/${feedbackPrefix}`;
 
@@ -132,6 +150,11 @@ export class TeamServing extends Construct {
       exclude: ['**/node_modules', '**/coverage', '**/dist'],
     });
 
+    acknowledge(
+      this.role.role,
+      `cloudwatch:PutMetricData supports no resource-level permission; the condition limits it to the ${metricsNamespace} namespace.`,
+      'AwsSolutions-IAM5[Resource::*]',
+    );
     props.dataLake.acknowledgeGrants(
       this.role.role,
       [

@@ -57,6 +57,8 @@ export interface TeamConfig {
     readonly memoryMiB: number;
     readonly latencyP99Ms: number;
     readonly gpusPerPod: number;
+    /** Share of requests captured to the data lake (0: off). */
+    readonly captureSampleRate: number;
     /** ResourceQuota of the team namespace. */
     readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
     readonly ingress: {
@@ -191,6 +193,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       memoryMiB,
       latencyP99Ms: serving.latencyP99Ms ?? 100,
       gpusPerPod,
+      captureSampleRate: serving.captureSampleRate ?? 0,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
         memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),

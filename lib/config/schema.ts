@@ -147,6 +147,11 @@ export const servingSchema = z.strictObject({
    */
   gpusPerPod: z.number().int().min(0).max(16).optional(),
   /**
+   * Share of requests (0..1) whose input and output the service captures, batched, into the
+   * team's data lake (`processed` zone, `feedback/` prefix) for offline drift analysis.
+   */
+  captureSampleRate: z.number().min(0).max(1).optional(),
+  /**
    * ResourceQuota of the team's namespace: what all its pods together may request.
    * Default: enough for maxReplicas + 1 surge pod (GPUs included).
    */

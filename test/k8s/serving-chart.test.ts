@@ -356,12 +356,27 @@ describe('ServingChart manifests', () => {
         SERVING_API_KEYS_FILE: '/mnt/secrets/api-keys',
         SERVING_EMF: 'true',
         SERVING_EMF_NAMESPACE: SERVING_METRICS_NAMESPACE,
+        SERVING_EMF_SINK: 'cloudwatch',
         SERVING_TEAM: 'fraud',
         SERVING_STAGE: 'dev',
         SERVING_SHUTDOWN_DELAY_MS: '0',
         SERVING_SHUTDOWN_TIMEOUT_MS: '25000',
         AWS_REGION: 'eu-west-1',
       });
+    });
+
+    test('capture is off by default and, when configured, writes to the given prefix', () => {
+      expect(one(manifests, 'ConfigMap').data).not.toHaveProperty('SERVING_CAPTURE_URI');
+      const captured = synth({
+        capture: { uri: 's3://mlp-fraud-dev-processed/feedback', sampleRate: 0.05 },
+      });
+      expect(one(captured, 'ConfigMap').data).toMatchObject({
+        SERVING_CAPTURE_URI: 's3://mlp-fraud-dev-processed/feedback',
+        SERVING_CAPTURE_SAMPLE: '0.05',
+      });
+      expect(() => synth({ capture: { uri: 's3://b/feedback', sampleRate: 2 } })).toThrow(
+        /capture.sampleRate 2 is invalid: use a share of requests from 0 to 1/,
+      );
     });
 
     test('pods invite the Prometheus scrape of /metrics on the http port (no API key needed)', () => {

@@ -211,10 +211,15 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
       );
       expect(policies).toHaveLength(1);
       return policies[0].Properties.PolicyDocument.Statement as {
+        Sid?: string;
         Action: string | string[];
         Resource: unknown;
+        Condition?: unknown;
       }[];
     };
+    /** The data and secret statements (the metrics statement has no resource to scope). */
+    const dataStatements = (t: Template) =>
+      podRolePolicy(t).filter((s) => s.Sid !== 'PublishServingMetrics');
     const logicalId = (t: Template, type: string, prefix: string) => {
       const ids = Object.keys(t.findResources(type)).filter((id) => id.startsWith(prefix));
       expect(ids).toHaveLength(1);
@@ -229,7 +234,7 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         const key = logicalId(t, 'AWS::KMS::Key', 'DataLakeKey');
         const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'ServingApiKeys');
         // THEN: exactly these resources, all of this stack (no import, no wildcard)
-        expect(podRolePolicy(t).map((s) => s.Resource)).toEqual([
+        expect(dataStatements(t).map((s) => s.Resource)).toEqual([
           [
             { 'Fn::GetAtt': [models, 'Arn'] },
             { 'Fn::Join': ['', [{ 'Fn::GetAtt': [models, 'Arn'] }, '/models/*']] },
@@ -238,9 +243,17 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [processed, 'Arn'] }, '/feedback/*']] },
           { Ref: secret },
         ]);
-        const writes = podRolePolicy(t)[2].Action;
+        const writes = dataStatements(t)[2].Action;
         expect(writes).toContain('s3:PutObject');
-        expect(JSON.stringify(podRolePolicy(t))).not.toMatch(/Delete|ImportValue|"\*"/);
+        expect(JSON.stringify(dataStatements(t))).not.toMatch(/Delete|ImportValue|"\*"/);
+        // Metrics: PutMetricData only, only into the namespace the team alarms read.
+        expect(podRolePolicy(t).find((s) => s.Sid === 'PublishServingMetrics')).toEqual({
+          Sid: 'PublishServingMetrics',
+          Effect: 'Allow',
+          Action: 'cloudwatch:PutMetricData',
+          Resource: '*',
+          Condition: { StringEquals: { 'cloudwatch:namespace': 'MlPlatform/Serving' } },
+        });
       }
     });
 

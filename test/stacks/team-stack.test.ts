@@ -89,6 +89,28 @@ describe('TeamStack', () => {
     });
   });
 
+  test('captures a sample of requests into the processed zone when configured', () => {
+    const stack = buildApp([
+      teamConfig({
+        serving: {
+          ingress: { certificateArn: certificateArn('us-east-1', '222222222222') },
+          captureSampleRate: 0.1,
+        },
+      }),
+    ]).teams[0];
+    const template = Template.fromStack(stack);
+    const processed = Object.keys(template.findResources('AWS::S3::Bucket')).find((id) =>
+      id.startsWith('DataLakeProcessed'),
+    );
+    const manifest = JSON.stringify(
+      template.findResources('Custom::AWSCDK-EKS-KubernetesResource'),
+    );
+    expect(manifest).toContain('\\"SERVING_CAPTURE_SAMPLE\\":\\"0.1\\"');
+    expect(manifest).toMatch(
+      new RegExp(`SERVING_CAPTURE_URI.{0,40}s3://.{0,40}"Ref":"${processed}"`),
+    );
+  });
+
   test('changing harmless fields never replaces a bucket or key', () => {
     const before = Template.fromStack(buildApp([teamConfig({ stage: 'prod' })]).teams[0]);
     const after = Template.fromStack(
