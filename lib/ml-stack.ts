@@ -1,9 +1,15 @@
-import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { Stack, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 
-export interface MlStackProps extends StackProps {
+export interface MlStackProps {
+  /** Construct ID and CloudFormation stack name (lib/naming.ts). */
+  readonly name: string;
+  readonly account: string;
+  readonly region: string;
   /** Availability zones from config, so synth never asks AWS for them. */
   readonly availabilityZones: readonly string[];
+  readonly terminationProtection: boolean;
+  readonly description: string;
   /** Tags for every resource in the stack. */
   readonly tags: Record<string, string>;
 }
@@ -15,8 +21,13 @@ export interface MlStackProps extends StackProps {
 export abstract class MlStack extends Stack {
   private readonly zones: string[];
 
-  constructor(scope: Construct, id: string, props: MlStackProps) {
-    super(scope, id, props);
+  constructor(scope: Construct, props: MlStackProps) {
+    super(scope, props.name, {
+      stackName: props.name,
+      env: { account: props.account, region: props.region },
+      terminationProtection: props.terminationProtection,
+      description: props.description,
+    });
     this.zones = [...props.availabilityZones];
     for (const [key, value] of Object.entries(props.tags)) Tags.of(this).add(key, value);
   }

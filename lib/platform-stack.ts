@@ -23,10 +23,10 @@ export class PlatformStack extends MlStack {
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const { config } = props;
-    const name = platformStackName(config);
-    super(scope, name, {
-      stackName: name,
-      env: { account: config.account, region: config.region },
+    super(scope, {
+      name: platformStackName(config),
+      account: config.account,
+      region: config.region,
       availabilityZones: config.availabilityZones,
       terminationProtection: config.terminationProtection,
       description: `ML platform shared network and EKS cluster for ${config.account} ${config.region} (teams: ${config.teams.map((t) => `${t.team}/${t.stage}`).join(', ')})`,

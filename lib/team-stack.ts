@@ -44,10 +44,10 @@ export class TeamStack extends MlStack {
 
   constructor(scope: Construct, props: TeamStackProps) {
     const { config } = props;
-    const name = teamStackName(config);
-    super(scope, name, {
-      stackName: name,
-      env: { account: config.account, region: config.region },
+    super(scope, {
+      name: teamStackName(config),
+      account: config.account,
+      region: config.region,
       availabilityZones: config.availabilityZones,
       terminationProtection: config.terminationProtection,
       description: `ML platform environment of team ${config.team}, stage ${config.stage} (from ${config.sourceFile.split(/[\\/]/).join('/')})`,

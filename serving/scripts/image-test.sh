@@ -28,36 +28,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 t "2. podman configuration private to $W"
-cat > "$W/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$W/storage"
-runroot = "$W/run"
-CONF
-nofile=$(ulimit -Hn)
-nproc=$(ulimit -Hu); { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
-cat > "$W/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = "$W/tmp"
-runtime = "runc"
-CONF
-mkdir -p "$W/tmp"
-export CONTAINERS_STORAGE_CONF=$W/storage.conf CONTAINERS_CONF=$W/containers.conf
+# shellcheck source=../../scripts/podman-sandbox.sh
+source "$HERE/../scripts/podman-sandbox.sh"
+podman_sandbox "$W"
 
 t "3. Debian base image from the Debian archive (cached)"
-if ! podman image exists localhost/debian-minbase:bookworm; then
-  rm -rf "$W/rootfs"
-  mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  debootstrap --variant=minbase bookworm "$W/rootfs" "${mirror:-http://deb.debian.org/debian}" >"$W/debootstrap.log"
-  rm -rf "$W"/rootfs/var/cache/apt/archives/*.deb "$W"/rootfs/var/lib/apt/lists/* "$W"/rootfs/var/log/apt/* "$W"/rootfs/var/log/*.log
-  tar --numeric-owner -C "$W/rootfs" -c . | podman import --change 'CMD ["bash"]' - localhost/debian-minbase:bookworm
-  rm -rf "$W/rootfs"
-fi
+debian_base_image "$W"
 
 t "4. node base image: Node $NODE_VERSION + npm $NPM_VERSION from the npm registry (cached)"
 if ! podman image exists localhost/node-base:20; then

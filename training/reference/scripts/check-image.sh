@@ -14,35 +14,12 @@ mkdir -p "$W"
 t() { echo "[$(date +%T)] $*"; }
 
 t "podman configuration private to $W"
-cat > "$W/storage.conf" <<CONF
-[storage]
-driver = "overlay"
-graphroot = "$W/storage"
-runroot = "$W/run"
-CONF
-nofile=$(ulimit -Hn)
-nproc=$(ulimit -Hu); { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
-cat > "$W/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = "$W/tmp"
-runtime = "runc"
-CONF
-export CONTAINERS_STORAGE_CONF=$W/storage.conf CONTAINERS_CONF=$W/containers.conf
+# shellcheck source=../../../scripts/podman-sandbox.sh
+source "$HERE/../../scripts/podman-sandbox.sh"
+podman_sandbox "$W"
 
 t "Debian base from the Debian archive"
-if ! podman image exists localhost/debian-minbase:bookworm; then
-  rm -rf "$W/rootfs"
-  mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
-  debootstrap --variant=minbase bookworm "$W/rootfs" "$mirror" >"$W/debootstrap.log"
-  rm -rf "$W"/rootfs/var/cache/apt/archives/*.deb "$W"/rootfs/var/lib/apt/lists/*
-  tar --numeric-owner -C "$W/rootfs" -c . | podman import --change 'CMD ["bash"]' - localhost/debian-minbase:bookworm
-  rm -rf "$W/rootfs"
-fi
+debian_base_image "$W"
 
 t "PyTorch base (stands in for the SageMaker PyTorch DLC)"
 if ! podman image exists localhost/torch-base:bookworm; then
