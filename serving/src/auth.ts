@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export interface ApiKey {
@@ -7,7 +7,8 @@ export interface ApiKey {
   hash: Buffer;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+/** One-shot hash (no Hash object per call): the same digest as createHash('sha256').update(s, 'utf8'). */
+const sha256 = (s: string): Buffer => hash('sha256', s, 'buffer');
 
 /**
  * Parses keys. Each entry is a raw key or `sha256:<64 hex>` (so a mounted Secret need not hold
