@@ -29,6 +29,8 @@ declare module 'fastify' {
     confidenceSum: number;
     confidenceCount: number;
     inFlight: boolean;
+    /** The route's config, read once in onRequest (routeOptions builds a new object per read). */
+    routeConfig: import('fastify').FastifyContextConfig | null;
   }
   interface FastifyContextConfig {
     /** Requires an API key (when keys are configured) and applies the rate limit. */
@@ -134,6 +136,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('confidenceSum', 0);
   app.decorateRequest('confidenceCount', 0);
   app.decorateRequest('inFlight', false);
+  app.decorateRequest('routeConfig', null);
 
   const keys: ApiKey[] = loadKeys(config.apiKeys, config.apiKeysFile);
   if (!keys.length) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
@@ -214,26 +217,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Only JSON bodies: anything else is a 415, never parsed as text.
   app.removeContentTypeParser('text/plain');
 
-  app.addHook('onRequest', async (request, reply) => {
-    const cfg = request.routeOptions.config;
-    if (cfg.inference) {
-      request.inFlight = true;
-      metrics.activeRequests.inc();
-    }
-    if (!cfg.auth) return;
+  // Callback-style hooks: no promise per hook per request on the hot path.
+  const authorize = (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply): ApiError | null => {
     let keyId = 'anonymous';
     if (keys.length) {
       const presented = presentedKey(request.headers);
       if (!presented) {
         metrics.authFailures.inc({ reason: 'missing' });
         reply.header('www-authenticate', 'Bearer');
-        throw new ApiError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key> or x-api-key');
+        return new ApiError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key> or x-api-key');
       }
       const key = matchKey(keys, presented);
       if (!key) {
         metrics.authFailures.inc({ reason: 'invalid' });
         reply.header('www-authenticate', 'Bearer');
-        throw new ApiError(401, 'unauthorized', 'the API key is not valid');
+        return new ApiError(401, 'unauthorized', 'the API key is not valid');
       }
       keyId = key.id;
     }
@@ -242,22 +240,37 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       if (wait > 0) {
         metrics.rateLimited.inc({ key: keyId });
         reply.header('retry-after', String(Math.max(1, Math.ceil(wait))));
-        throw new ApiError(429, 'rate_limited', `rate limit of ${config.rateLimit!.rps} requests/s exceeded for this API key`);
+        return new ApiError(429, 'rate_limited', `rate limit of ${config.rateLimit!.rps} requests/s exceeded for this API key`);
       }
     }
+    return null;
+  };
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const cfg = request.routeOptions.config;
+    request.routeConfig = cfg;
+    if (cfg.inference) {
+      request.inFlight = true;
+      metrics.activeRequests.inc();
+    }
+    if (!cfg.auth) return done();
+    const err = authorize(request, reply);
+    if (err) done(err);
+    else done();
   });
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     const version = request.served?.version ?? registry.productionEntry?.model.version;
     if (version) reply.header('x-model-version', version);
+    done(null, payload);
   });
 
   const finish = (request: import('fastify').FastifyRequest, status: number, elapsedMs: number) => {
     if (!request.inFlight) return;
     request.inFlight = false;
     metrics.activeRequests.dec();
-    const endpoint = request.routeOptions.config.inference!;
+    const endpoint = (request.routeConfig ?? request.routeOptions.config).inference!;
     const model = request.served?.model ?? registry.name ?? '';
     const version = request.served?.version ?? '';
     metrics.duration.observe({ model, version, endpoint }, elapsedMs / 1000);
@@ -272,20 +285,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   };
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const ms = reply.elapsedTime;
     finish(request, reply.statusCode, ms);
+    const route = request.routeOptions;
     const line = {
       method: request.method,
       url: request.url,
-      route: request.routeOptions.url,
+      route: route.url,
       status: reply.statusCode,
       latency_ms: Math.round(ms * 1000) / 1000,
       model_version: request.served?.version,
       instances: request.instances || undefined,
     };
-    if (request.routeOptions.config.inference || reply.statusCode >= 400) request.log.info(line, 'request');
+    if (route.config.inference || reply.statusCode >= 400) request.log.info(line, 'request');
     else request.log.debug(line, 'request');
+    done();
   });
   app.addHook('onRequestAbort', async (request) => finish(request, 499, 0));
 
