@@ -11,7 +11,7 @@ import { CloudWatchSink, EmfReporter, type LoadedVersion, StdoutEmfSink } from '
 import { ApiError } from './errors';
 import { PredictionMemory } from './feedback';
 import { InferenceService } from './inference';
-import { Metrics } from './metrics';
+import { histogramSeries, Metrics } from './metrics';
 import { ModelRegistry } from './registry';
 import { healthRoutes } from './routes/health';
 import { v1Routes } from './routes/v1';
@@ -266,6 +266,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     done(null, payload);
   });
 
+  // One duration series per (model, version, endpoint), built on first use.
+  const durations = new Map<string, { observe(v: number): void }>();
+  const durationOf = (model: string, version: string, endpoint: string) => {
+    const key = `${model}\u0000${version}\u0000${endpoint}`;
+    let series = durations.get(key);
+    if (!series) {
+      series = histogramSeries(metrics.duration, { model, version, endpoint });
+      durations.set(key, series);
+    }
+    return series;
+  };
+
   const finish = (request: import('fastify').FastifyRequest, status: number, elapsedMs: number) => {
     if (!request.inFlight) return;
     request.inFlight = false;
@@ -273,7 +285,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const endpoint = (request.routeConfig ?? request.routeOptions.config).inference!;
     const model = request.served?.model ?? registry.name ?? '';
     const version = request.served?.version ?? '';
-    metrics.duration.observe({ model, version, endpoint }, elapsedMs / 1000);
+    durationOf(model, version, endpoint).observe(elapsedMs / 1000);
     if (status >= 400) metrics.errors.inc({ model, version, endpoint, code: String(status) });
     emf?.record(model, version, {
       latencyMs: elapsedMs,

@@ -3,7 +3,7 @@ import type { Capture } from './capture';
 import type { EmfReporter } from './emf';
 import { ApiError } from './errors';
 import type { PredictionMemory } from './feedback';
-import type { Metrics } from './metrics';
+import { histogramSeries, type Metrics } from './metrics';
 import type { AliasName, ModelEntry, ModelRegistry } from './registry';
 
 /** Below this confidence a prediction counts as low-confidence (LowConfidencePredictions). */
@@ -68,7 +68,7 @@ export class InferenceService {
       const { name: model, version } = served.entry.model;
       s = {
         predictions: this.metrics.predictions.labels({ model, version, alias: served.alias }),
-        confidence: this.metrics.confidence.labels({ model, version }),
+        confidence: histogramSeries(this.metrics.confidence, { model, version }),
       };
       this.series.set(served.entry, s);
     }

@@ -1,4 +1,53 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type LabelValues, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** prom-client's record of one histogram series (lib/histogram.js, 15.x). */
+interface SeriesRecord {
+  labels: Record<string, string | number>;
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * One histogram series with fixed label values, for the hot path (an observation per
+ * predicted instance). The values are exactly those of `histogram.labels(labels).observe(v)`,
+ * which validates and hashes the labels and allocates on every call; this one updates the
+ * series record directly. Whenever that record is not (or no longer, after reset()) the
+ * histogram's own, and for non-finite values (which throw), it goes through the public API.
+ */
+export function histogramSeries<T extends string>(histogram: Histogram<T>, labels: LabelValues<T>): { observe(value: number): void } {
+  const child = histogram.labels(labels);
+  const h = histogram as unknown as { hashMap: Record<string, SeriesRecord>; upperBounds: number[] };
+  const names = Object.keys(labels) as T[];
+  let key = '';
+  let record: SeriesRecord | undefined;
+  const bind = () => {
+    record = undefined;
+    for (const [k, r] of Object.entries(h.hashMap ?? {}))
+      if (Object.keys(r.labels).length === names.length && names.every((n) => r.labels[n] === labels[n])) {
+        key = k;
+        record = r;
+        return;
+      }
+  };
+  return {
+    observe(value: number) {
+      if (record === undefined || h.hashMap[key] !== record || !Number.isFinite(value)) {
+        child.observe(value);
+        bind();
+        return;
+      }
+      record.sum += value;
+      record.count += 1;
+      const bounds = h.upperBounds;
+      for (let i = 0; i < bounds.length; i++)
+        if (value <= bounds[i]!) {
+          record.bucketValues[bounds[i]!]! += 1;
+          break;
+        }
+    },
+  };
+}
 
 export interface DriftSource {
   drift(): Array<{ model: string; version: string; feature: string; psi: number }>;
