@@ -21,6 +21,7 @@ export function histogramSeries<T extends string>(histogram: Histogram<T>, label
   const names = Object.keys(labels) as T[];
   let key = '';
   let record: SeriesRecord | undefined;
+  let boundKeys: string[] | undefined;
   const bind = () => {
     record = undefined;
     for (const [k, r] of Object.entries(h.hashMap ?? {}))
@@ -42,7 +43,9 @@ export function histogramSeries<T extends string>(histogram: Histogram<T>, label
       const bounds = h.upperBounds;
       for (let i = 0; i < bounds.length; i++)
         if (value <= bounds[i]!) {
-          record.bucketValues[bounds[i]!]! += 1;
+          // the record's keys are the bounds as strings: convert once, not per observation
+          if (boundKeys === undefined || boundKeys.length !== bounds.length) boundKeys = bounds.map(String);
+          record.bucketValues[boundKeys[i]!]! += 1;
           break;
         }
     },
