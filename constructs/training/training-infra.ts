@@ -9,6 +9,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
+import { TRAINING_PARAMETERS, type TrainingParameter } from './contract';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -239,7 +240,7 @@ export class TrainingInfra extends Construct {
 
     const models = dataLake.bucket('models').bucketName;
     const features = dataLake.bucket('features').bucketName;
-    const parameters: Record<string, string> = {
+    const parameters: Partial<Record<TrainingParameter, string>> = {
       'role-arn': this.sageMakerRole.roleArn,
       'image-uri': props.image.repository.repositoryUriForTag(props.image.imageTag),
       'instance-type': instanceType,
@@ -253,20 +254,22 @@ export class TrainingInfra extends Construct {
       spot: String(spot),
       'model-package-group': props.modelPackageGroupName,
     };
-    for (const [name, value] of Object.entries(parameters)) {
+    for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {
         parameterName: `${props.parameterPath}/${name}`,
         stringValue: value,
+        description: TRAINING_PARAMETERS[name],
       });
     }
-    const lists: Record<string, string[]> = {
+    const lists: Partial<Record<TrainingParameter, string[]>> = {
       'subnet-ids': vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
       'security-group-ids': [this.securityGroup.securityGroupId],
     };
-    for (const [name, values] of Object.entries(lists)) {
+    for (const [name, values] of Object.entries(lists) as [TrainingParameter, string[]][]) {
       new ssm.StringListParameter(this, `Param-${name}`, {
         parameterName: `${props.parameterPath}/${name}`,
         stringListValue: values,
+        description: TRAINING_PARAMETERS[name],
       });
     }
   }

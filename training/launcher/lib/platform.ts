@@ -1,33 +1,11 @@
 import { GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
 import { StackNotDeployedError, UnknownTeamError, UsageError } from '../cli/errors';
 import { aws } from './aws';
+import type { TrainingParameter } from '../../../constructs/training/contract';
 import { PARAMETER_ROOT, trainingParameterPath } from '../../../lib/naming';
 
-/**
- * The training contract with the infrastructure: SSM parameters under
- * `/ml-platform/<team>/<stage>/training/`, created by the team's training stack and read
- * here, so nothing is typed by hand. docs/training-contract.md is the written form.
- */
-export const PARAMETERS = {
-  'role-arn': 'SageMaker execution role the training job assumes',
-  'image-uri': 'trainer container image (ECR URI) for SageMaker and Batch',
-  'instance-type': 'default GPU instance type for SageMaker training, e.g. ml.g5.xlarge',
-  'data-s3-uri': 's3:// prefix in the data lake where the launcher uploads training data',
-  'output-s3-uri': 's3:// prefix where jobs write model.tar.gz',
-  'checkpoint-s3-uri': 's3:// prefix for checkpoints (spot interruptions resume from here)',
-  'kms-key-arn': 'KMS key for uploaded data, job output, checkpoints and training volumes',
-  'subnet-ids': 'StringList of private subnet IDs for training jobs',
-  'security-group-ids': 'StringList of security group IDs for training jobs',
-  'max-runtime-seconds': 'optional, default 86400: StoppingCondition.MaxRuntimeInSeconds',
-  'max-wait-seconds': 'optional, default 2 x max runtime: how long a spot job may wait plus run',
-  spot: 'optional, default true: "false" turns managed spot training off',
-  'volume-size-gb': 'optional, default 50: training volume size',
-  'metric-definitions':
-    'optional JSON [{Name, Regex}]: overrides the reference trainer’s metric definitions',
-  'batch/job-queue': 'AWS Batch GPU job queue (name or ARN) for --mode ec2',
-  'batch/job-definition': 'AWS Batch job definition (name, name:revision or ARN) for --mode ec2',
-} as const;
-export type ParameterName = keyof typeof PARAMETERS;
+/** A parameter of the training contract (constructs/training/contract.ts). */
+export type ParameterName = TrainingParameter;
 
 export type Purpose = 'sagemaker' | 'ec2';
 
