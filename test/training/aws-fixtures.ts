@@ -1,5 +1,7 @@
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -167,4 +169,21 @@ export function motoSuite(): { readonly moto: Moto } {
     await suite.moto.stop();
   });
   return suite;
+}
+
+/**
+ * SageMaker mocked at the SDK boundary (moto's training and tuning jobs are static stubs), next
+ * to a moto server for S3 and SSM that holds the job's bundle at `artifact`.
+ */
+export function sageMakerBoundarySuite(artifact: string) {
+  const sagemaker = mockClient(SageMakerClient);
+  const suite = motoSuite();
+  beforeAll(async () => {
+    await putBundle(suite.moto, artifact);
+  });
+  afterAll(() => {
+    sagemaker.restore();
+  });
+  beforeEach(() => sagemaker.reset());
+  return { sagemaker, suite };
 }

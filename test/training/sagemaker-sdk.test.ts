@@ -2,15 +2,13 @@ import {
   CreateTrainingJobCommand,
   DescribeTrainingJobCommand,
   ResourceLimitExceeded,
-  SageMakerClient,
   StopTrainingJobCommand,
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker';
-import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
-import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, motoSuite } from './aws-fixtures';
+import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, sageMakerBoundarySuite } from './aws-fixtures';
 import { recordingRuntime, tempDir } from './helpers';
 
 /**
@@ -37,16 +35,7 @@ function state(
 }
 
 describe('--mode sagemaker at the SDK boundary', () => {
-  const sagemaker = mockClient(SageMakerClient);
-
-  const suite = motoSuite();
-  beforeAll(async () => {
-    await putBundle(suite.moto, ARTIFACT);
-  });
-  afterAll(() => {
-    sagemaker.restore();
-  });
-  beforeEach(() => sagemaker.reset());
+  const { sagemaker, suite } = sageMakerBoundarySuite(ARTIFACT);
 
   const run = (runtime = recordingRuntime(DUMMY_CREDENTIALS), ...extra: string[]) =>
     main(

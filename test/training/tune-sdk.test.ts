@@ -2,16 +2,14 @@ import {
   CreateHyperParameterTuningJobCommand,
   DescribeHyperParameterTuningJobCommand,
   DescribeTrainingJobCommand,
-  SageMakerClient,
   StopHyperParameterTuningJobCommand,
   type DescribeHyperParameterTuningJobResponse,
 } from '@aws-sdk/client-sagemaker';
-import { mockClient } from 'aws-sdk-client-mock';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_RANGES } from '../../training/launcher/commands/tune';
 import { main } from '../../training/launcher/main';
-import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, motoSuite } from './aws-fixtures';
+import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, sageMakerBoundarySuite } from './aws-fixtures';
 import { recordingRuntime, tempDir } from './helpers';
 
 /** Tuning at the SageMaker SDK boundary (suite.moto's tuning jobs are static stubs); S3/SSM are moto. */
@@ -48,16 +46,7 @@ const best = {
 } as DescribeHyperParameterTuningJobResponse['BestTrainingJob'];
 
 describe('tune at the SDK boundary', () => {
-  const sagemaker = mockClient(SageMakerClient);
-
-  const suite = motoSuite();
-  beforeAll(async () => {
-    await putBundle(suite.moto, ARTIFACT);
-  });
-  afterAll(() => {
-    sagemaker.restore();
-  });
-  beforeEach(() => sagemaker.reset());
+  const { sagemaker, suite } = sageMakerBoundarySuite(ARTIFACT);
 
   const run = (runtime = recordingRuntime(DUMMY_CREDENTIALS), ...extra: string[]) =>
     main(
