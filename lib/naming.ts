@@ -14,8 +14,9 @@ export interface TeamStage {
 /** Short product prefix for stacks and resources. */
 export const PREFIX = 'mlp';
 
+/** The team stack carries the environment's resource prefix as its name. */
 export function teamStackName(t: TeamStage): string {
-  return `${PREFIX}-${t.team}-${t.stage}`;
+  return teamResourcePrefix(t);
 }
 
 export function platformStackName(p: Pick<PlatformConfig, 'account' | 'region'>): string {
