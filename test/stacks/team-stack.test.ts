@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { trainingBaseImage } from '../../lib/team-stack';
 import { buildApp, certificateArn, teamConfig } from '../helpers/teams';
 import { reviewTemplate } from '../helpers/snapshot';
 
@@ -109,6 +112,16 @@ describe('TeamStack', () => {
     expect(manifest).toMatch(
       new RegExp(`SERVING_CAPTURE_URI.{0,40}s3://.{0,40}"Ref":"${processed}"`),
     );
+  });
+
+  test("the trainer image's base is the pin the Dockerfile documents", () => {
+    // Two spellings of one pin: the Dockerfile's default (a plain docker build) and the
+    // region-specific build argument the stack passes.
+    const dockerfile = fs.readFileSync(
+      path.join(__dirname, '..', '..', 'training', 'reference', 'Dockerfile'),
+      'utf8',
+    );
+    expect(dockerfile).toContain(`ARG BASE_IMAGE=${trainingBaseImage('us-east-1')}\n`);
   });
 
   test('changing harmless fields never replaces a bucket or key', () => {
