@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
+import { acknowledge } from '../private/acknowledge';
 
 /** The zones of a data lake, in the order data flows through them. */
 export const DATA_ZONES = ['raw', 'processed', 'features', 'models'] as const;
@@ -215,9 +216,7 @@ export class DataLake extends Construct {
       );
       return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${prefix}/*]`;
     });
-    for (const id of [...ids, ...GRANT_ACTION_FINDINGS]) {
-      Validations.of(grantee).acknowledge({ id, reason });
-    }
+    acknowledge(grantee, reason, ...ids, ...GRANT_ACTION_FINDINGS);
   }
 
   /** Read and write (not delete) in a zone. */

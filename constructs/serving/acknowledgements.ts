@@ -1,11 +1,7 @@
-import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { Stack, type CfnElement } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { IConstruct } from 'constructs';
+import { acknowledge } from '../private/acknowledge';
 
-/** Acknowledges cdk-nag findings on `scope` (and only its subtree), all for one reason. */
-export function acknowledge(scope: IConstruct, reason: string, ...ids: string[]): void {
-  for (const id of ids) Validations.of(scope).acknowledge({ id, reason });
-}
 
 /** AWS managed execution policies of a Lambda function in a VPC. */
 export const LAMBDA_EXECUTION_POLICIES = [

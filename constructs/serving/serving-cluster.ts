@@ -15,7 +15,8 @@ import {
   type PinnedHelmChart,
 } from '../k8s-versions';
 import albControllerPolicy from './policies/aws-load-balancer-controller-v2.17.1.json';
-import { acknowledge, acknowledgeEksProviders, LAMBDA_EXECUTION_POLICIES } from './acknowledgements';
+import { acknowledgeEksProviders, LAMBDA_EXECUTION_POLICIES } from './acknowledgements';
+import { acknowledge } from '../private/acknowledge';
 import { prometheusAdapterValues, prometheusValues } from './metrics-pipeline';
 import { PodIdentityRole } from './pod-identity-role';
 

@@ -8,7 +8,7 @@ import type { Chart } from 'cdk8s';
 import { Construct, type IDependable } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
-import { acknowledge } from './acknowledgements';
+import { acknowledge } from '../private/acknowledge';
 import { PodIdentityRole } from './pod-identity-role';
 
 export interface TeamServingProps {

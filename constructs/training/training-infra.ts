@@ -1,4 +1,4 @@
-import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Stack } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -9,6 +9,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
+import { acknowledge } from '../private/acknowledge';
 import { TRAINING_PARAMETERS, type TrainingParameter } from './contract';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
@@ -156,26 +157,23 @@ export class TrainingInfra extends Construct {
     });
     this.sageMakerRole.addToPolicy(vpcStatement);
     this.sageMakerRole.addToPolicy(metricsStatement);
-    for (const id of [
+    acknowledge(
+      this.sageMakerRole,
+      'SageMaker attaches training jobs to the VPC with EC2 ENI and Describe actions that support no resource-level permissions, and ecr:GetAuthorizationToken has no resource; PutMetricData is limited to the /aws/sagemaker/TrainingJobs namespace by condition; log writes are limited to the SageMaker training log group.',
       'AwsSolutions-IAM5[Resource::*]',
       `AwsSolutions-IAM5[Resource::${trainingLogs}]`,
-    ]) {
-      Validations.of(this.sageMakerRole).acknowledge({
-        id,
-        reason:
-          'SageMaker attaches training jobs to the VPC with EC2 ENI and Describe actions that support no resource-level permissions, and ecr:GetAuthorizationToken has no resource; PutMetricData is limited to the /aws/sagemaker/TrainingJobs namespace by condition; log writes are limited to the SageMaker training log group.',
-      });
-    }
+    );
 
     this.batchJobRole = new iam.Role(this, 'BatchJobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'Assumed by the AWS Batch training containers',
     });
     grantData(this.batchJobRole);
-    Validations.of(this.batchJobRole).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Only ecr:GetAuthorizationToken, which supports no resource-level permission.',
-    });
+    acknowledge(
+      this.batchJobRole,
+      'Only ecr:GetAuthorizationToken, which supports no resource-level permission.',
+      'AwsSolutions-IAM5[Resource::*]',
+    );
 
     const computeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'GpuCompute', {
       vpc,
@@ -192,11 +190,11 @@ export class TrainingInfra extends Construct {
       maxvCpus: props.maxVcpus ?? 64,
       updateToLatestImageVersion: true,
     });
-    Validations.of(computeEnvironment).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]',
-      reason:
-        'The Batch ECS instance role uses AmazonEC2ContainerServiceforEC2Role, the AWS-maintained minimum for the ECS agent on GPU hosts (register, pull images, ship logs); a hand-written copy would drift from what the agent needs.',
-    });
+    acknowledge(
+      computeEnvironment,
+      'The Batch ECS instance role uses AmazonEC2ContainerServiceforEC2Role, the AWS-maintained minimum for the ECS agent on GPU hosts (register, pull images, ship logs); a hand-written copy would drift from what the agent needs.',
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]',
+    );
 
     this.jobQueue = new batch.JobQueue(this, 'GpuQueue', {
       computeEnvironments: [{ computeEnvironment, order: 1 }],
@@ -214,11 +212,11 @@ export class TrainingInfra extends Construct {
       readonlyRootFilesystem: false,
       logging: ecs.LogDriver.awsLogs({ logGroup: jobLogs, streamPrefix: 'trainer' }),
     });
-    Validations.of(container).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'The ECS execution role created by aws-cdk-lib pulls the trainer image: ecr:GetAuthorizationToken supports no resource-level permission.',
-    });
+    acknowledge(
+      container,
+      'The ECS execution role created by aws-cdk-lib pulls the trainer image: ecr:GetAuthorizationToken supports no resource-level permission.',
+      'AwsSolutions-IAM5[Resource::*]',
+    );
     this.jobDefinition = new batch.EcsJobDefinition(this, 'GpuJob', {
       container,
       timeout: maxRuntime,
