@@ -4,6 +4,7 @@ import { LoadedModel } from './bundle/model';
 import { MicroBatcher } from './batcher';
 import { DriftMonitor } from './drift';
 import type { Metrics } from './metrics';
+import { type AliasName, aliasFile, versionDir } from './store/layout';
 import { type BlobSource, isPlainBundle, readAlias, readBundle } from './store/store';
 
 /** A loaded version with everything that serves it. */
@@ -13,7 +14,7 @@ export interface ModelEntry {
   drift: DriftMonitor;
 }
 
-export type AliasName = 'production' | 'candidate';
+export type { AliasName } from './store/layout';
 
 export interface RegistryOptions {
   pollIntervalMs: number;
@@ -110,10 +111,10 @@ export class ModelRegistry {
     }
     if (this.closed) return;
     if (!prod) {
-      this.log.warn({ source: this.source.description }, 'aliases/production.json not found; keeping the current model');
+      this.log.warn({ source: this.source.description }, `${aliasFile('production')} not found; keeping the current model`);
     } else if (prod.version !== this.production?.model.version) {
       const reuse = this.candidate?.entry.model.version === prod.version ? this.candidate.entry : null;
-      const next = reuse ?? (await this.tryLoad(`versions/${prod.version}`, prod.version, 'production'));
+      const next = reuse ?? (await this.tryLoad(versionDir(prod.version), prod.version, 'production'));
       if (next && !this.closed) {
         const old = this.production;
         this.production = next;
@@ -133,7 +134,7 @@ export class ModelRegistry {
     } else if (cand.version === this.candidate?.entry.model.version) {
       this.candidate.percent = percent;
     } else {
-      const next = await this.tryLoad(`versions/${cand.version}`, cand.version, 'candidate');
+      const next = await this.tryLoad(versionDir(cand.version), cand.version, 'candidate');
       if (next && !this.closed) {
         const old = this.candidate?.entry;
         this.candidate = { entry: next, percent };

@@ -41,3 +41,48 @@ export function versionDir(version: string): string {
 export function aliasFile(alias: AliasName): string {
   return `aliases/${alias}.json`;
 }
+
+/**
+ * The content of an alias file. `production.json` names the version that takes the traffic;
+ * `candidate.json` names a canary and its share. `updated_*` and `reason` say who moved the
+ * alias, when and why (S3 versioning of the object keeps the history).
+ */
+export interface AliasFile {
+  version: string;
+  /** candidate only: share of requests, 0..100. */
+  traffic_percent?: number;
+  /** ISO 8601 UTC time of the write. */
+  updated_at?: string;
+  /** Who wrote it: the caller's ARN, or a user name. */
+  updated_by?: string;
+  reason?: string;
+}
+
+/** Parses and validates an alias file; throws an Error naming the file and the field. */
+export function parseAliasFile(alias: AliasName, text: string): AliasFile {
+  const where = aliasFile(alias);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`${where}: not valid JSON`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${where}: must be a JSON object`);
+  const a = raw as Record<string, unknown>;
+  if (typeof a.version !== 'string' || !VERSION_PATTERN.test(a.version))
+    throw new Error(`${where}: "version" must match ${VERSION_PATTERN.source}`);
+  const out: AliasFile = { version: a.version };
+  if (a.traffic_percent !== undefined) {
+    if (typeof a.traffic_percent !== 'number' || !(a.traffic_percent >= 0 && a.traffic_percent <= 100))
+      throw new Error(`${where}: "traffic_percent" must be a number in [0, 100]`);
+    out.traffic_percent = a.traffic_percent;
+  }
+  for (const field of ['updated_at', 'updated_by', 'reason'] as const) {
+    const value = a[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new Error(`${where}: "${field}" must be a string`);
+    out[field] = value;
+  }
+  return out;
+}

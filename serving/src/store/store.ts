@@ -3,12 +3,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BundleError } from '../bundle/manifest';
 import type { BundleFiles } from '../bundle/model';
-
-/** aliases/<name>.json (docs/model-bundle.md "Layout in a model store"). */
-export interface Alias {
-  version: string;
-  traffic_percent?: number;
-}
+import { type AliasFile, type AliasName, aliasFile, parseAliasFile } from './layout';
 
 /**
  * Where bundles come from. Paths are relative to the source root, which is either a plain
@@ -108,25 +103,15 @@ export async function readBundle(source: BlobSource, dir: string): Promise<Bundl
   return { manifest, model, golden };
 }
 
-/** Reads aliases/<alias>.json; null when absent. Throws on a malformed alias. */
-export async function readAlias(source: BlobSource, alias: 'production' | 'candidate'): Promise<Alias | null> {
-  const buf = await source.read(`aliases/${alias}.json`);
+/** Reads the alias file; null when absent. Throws a BundleError on a malformed alias. */
+export async function readAlias(source: BlobSource, alias: AliasName): Promise<AliasFile | null> {
+  const buf = await source.read(aliasFile(alias));
   if (!buf) return null;
-  let raw: unknown;
   try {
-    raw = JSON.parse(buf.toString('utf8'));
-  } catch {
-    throw new BundleError(`aliases/${alias}.json: not valid JSON`, 'alias');
+    return parseAliasFile(alias, buf.toString('utf8'));
+  } catch (e) {
+    throw new BundleError((e as Error).message, 'alias');
   }
-  const a = raw as Alias;
-  if (typeof a !== 'object' || a === null || typeof a.version !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(a.version))
-    throw new BundleError(`aliases/${alias}.json: "version" must match [A-Za-z0-9._-]{1,128}`, 'alias');
-  if (
-    a.traffic_percent !== undefined &&
-    (typeof a.traffic_percent !== 'number' || !(a.traffic_percent >= 0 && a.traffic_percent <= 100))
-  )
-    throw new BundleError(`aliases/${alias}.json: "traffic_percent" must be a number in [0, 100]`, 'alias');
-  return { version: a.version, traffic_percent: a.traffic_percent };
 }
 
 export async function isPlainBundle(source: BlobSource): Promise<boolean> {
