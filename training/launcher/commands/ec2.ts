@@ -68,7 +68,9 @@ function progress(job: JobDetail, previous: JobDetail | undefined): string[] {
   }
   const stream = job.container?.logStreamName;
   if (stream && stream !== previous?.container?.logStreamName) {
-    lines.push(`logs: CloudWatch log group /aws/batch/job, stream ${stream}`);
+    // The team's job definition names its own log group; /aws/batch/job is Batch's default.
+    const group = job.container?.logConfiguration?.options?.['awslogs-group'] ?? '/aws/batch/job';
+    lines.push(`logs: CloudWatch log group ${group}, stream ${stream}`);
   }
   return lines;
 }
