@@ -18,6 +18,13 @@ import {
   SERVING_METRICS_NAMESPACE,
 } from './serving-metrics';
 
+// Thresholds in alarm descriptions, for people: 0.07 reads "7%", not "7.000000000000001%"
+// (6 significant digits, en-US so that every synth writes the same text).
+const PERCENT = new Intl.NumberFormat('en-US', { style: 'percent', maximumSignificantDigits: 6 });
+const DECIMAL = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 6 });
+const percent = (share: number) => PERCENT.format(share);
+const decimal = (value: number) => DECIMAL.format(value);
+
 /** Alarm thresholds; each default matches the platform's config defaults. */
 export interface TeamMonitoringThresholds {
   /**
@@ -203,7 +210,7 @@ export class TeamMonitoring extends Construct {
 
     this.highErrorRateAlarm = alarm(
       'HighErrorRate',
-      `more than ${t.errorRate * 100}% of requests answered 5xx for 5 minutes`,
+      `more than ${percent(t.errorRate)} of requests answered 5xx for 5 minutes`,
       {
         threshold: t.errorRate,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -216,7 +223,7 @@ export class TeamMonitoring extends Construct {
     );
     this.highLatencyAlarm = alarm(
       'HighLatency',
-      `p99 latency above ${t.latencyP99Ms} ms for 5 minutes`,
+      `p99 latency above ${decimal(t.latencyP99Ms)} ms for 5 minutes`,
       {
         threshold: t.latencyP99Ms,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -228,7 +235,7 @@ export class TeamMonitoring extends Construct {
     );
     this.lowConfidenceAlarm = alarm(
       'LowConfidence',
-      `mean prediction confidence below ${t.lowConfidence} for 10 minutes`,
+      `mean prediction confidence below ${decimal(t.lowConfidence)} for 10 minutes`,
       {
         threshold: t.lowConfidence,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -253,7 +260,7 @@ export class TeamMonitoring extends Construct {
     );
     this.dataDriftAlarm = alarm(
       'DataDrift',
-      `max feature drift (PSI) above ${t.driftPsi}`,
+      `max feature drift (PSI) above ${decimal(t.driftPsi)}`,
       {
         threshold: t.driftPsi,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
