@@ -11,6 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { allowLogsToUseKey } from '../private/logs-key';
+import { costAllocationTags } from './cost-allocation';
 import {
   CONTAINER_INSIGHTS_NAMESPACE,
   RUNNING_PODS_METRIC,
@@ -94,8 +95,10 @@ export interface TeamMonitoringProps {
    */
   readonly logGroupName?: string;
   /**
-   * Monthly budget in USD for resources tagged `ml-platform:team=<team>` and
-   * `ml-platform:stage=<stage>` (both must be active cost allocation tags).
+   * Monthly budget in USD for the costs tagged with the team environment's cost allocation
+   * tags (`ml-platform:team=<team>`, `ml-platform:stage=<stage>`; see ./cost-allocation.ts;
+   * both must be active cost allocation tags). Shared platform costs (the EKS cluster and its
+   * nodes, NAT gateways, VPC endpoints) carry no team tags and are not in it.
    * @default - no budget
    */
   readonly monthlyBudgetUsd?: number;
@@ -494,10 +497,9 @@ export class TeamMonitoring extends Construct {
         timeUnit: 'MONTHLY',
         budgetLimit: { amount, unit: 'USD' },
         filterExpression: {
-          and: [
-            { tags: { key: 'ml-platform:team', values: [team], matchOptions: ['EQUALS'] } },
-            { tags: { key: 'ml-platform:stage', values: [stage], matchOptions: ['EQUALS'] } },
-          ],
+          and: Object.entries(costAllocationTags({ team, stage })).map(([key, value]) => ({
+            tags: { key, values: [value], matchOptions: ['EQUALS'] },
+          })),
         },
       },
       notificationsWithSubscribers: [

@@ -5,6 +5,7 @@ import {
   type JobDetail,
   type SubmitJobRequest,
 } from '@aws-sdk/client-batch';
+import { costAllocationTags } from '../../../constructs/monitoring/cost-allocation';
 import { InterruptedError, JobFailedError, LauncherError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
@@ -53,7 +54,7 @@ export function submitJobRequest(
     },
     timeout: { attemptDurationSeconds: platform.maxRuntimeSeconds },
     propagateTags: true,
-    tags: { 'ml-platform:team': platform.team, 'ml-platform:stage': platform.stage },
+    tags: costAllocationTags(platform),
   };
 }
 
