@@ -197,7 +197,7 @@ describe('TrainingInfra', () => {
     });
   });
 
-  test('the model package group is named after the team and model', () => {
+  test('creates the model package group under the given name', () => {
     template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', {
       ModelPackageGroupName: 'mlp-fraud-prod-churn',
     });
