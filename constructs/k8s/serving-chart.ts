@@ -4,6 +4,7 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
 import { MONITORING_NAMESPACE } from '../k8s-versions';
+import { costAllocationTags } from '../monitoring/cost-allocation';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
 import { SecretProviderClass } from './imports/secrets-store.csi.x-k8s.io';
 import type { PodIdentity } from './pod-identity';
@@ -576,7 +577,9 @@ export class ServingChart extends Chart {
       'alb.ingress.kubernetes.io/target-group-attributes': `deregistration_delay.timeout_seconds=${p.preStopSleepSeconds + p.drainSeconds}`,
       'alb.ingress.kubernetes.io/load-balancer-attributes':
         'routing.http.drop_invalid_header_fields.enabled=true,idle_timeout.timeout_seconds=60',
-      'alb.ingress.kubernetes.io/tags': `ml-platform:team=${props.team},ml-platform:stage=${props.stage}`,
+      'alb.ingress.kubernetes.io/tags': Object.entries(costAllocationTags(props))
+        .map(([key, value]) => `${key}=${value}`)
+        .join(','),
       ...(p.allowedClientCidrs.length > 0
         ? { 'alb.ingress.kubernetes.io/inbound-cidrs': p.allowedClientCidrs.join(',') }
         : {}),

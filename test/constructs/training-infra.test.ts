@@ -128,7 +128,76 @@ describe('TrainingInfra', () => {
     });
   });
 
-  test('registers models in a model package group', () => {
+  test('attaches SageMaker jobs to the VPC only through the training subnets and group', () => {
+    const statements = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp('TrainingSageMakerRole') }] },
+      }),
+    ).flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+    const actionsOf = (s: Record<string, unknown>) => ([] as string[]).concat(s.Action as string);
+    const eniWrites = [
+      'ec2:CreateNetworkInterface',
+      'ec2:CreateNetworkInterfacePermission',
+      'ec2:DeleteNetworkInterface',
+    ];
+    // No EC2 write is allowed on "*" but the one that names only a permission id.
+    const onStar = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
+    expect(onStar.filter((a) => a.startsWith('ec2:') && !a.startsWith('ec2:Describe'))).toEqual([
+      'ec2:DeleteNetworkInterfacePermission',
+    ]);
+    const text = (v: unknown) => JSON.stringify(stack.resolve(v));
+    const eniStatement = statements.find((s) => s.Sid === 'TrainingEnisInTrainingSubnets')!;
+    expect(actionsOf(eniStatement)).toEqual(eniWrites);
+    expect(text(eniStatement.Resource)).toContain(':network-interface/*');
+    const conditions = eniStatement.Condition as { ArnEquals: Record<string, unknown> };
+    expect(Object.keys(conditions)).toEqual(['ArnEquals']);
+    expect(text(conditions.ArnEquals['ec2:Vpc'])).toMatch(/:vpc\/".*NetVpc/);
+    const subnets = conditions.ArnEquals['ec2:Subnet'] as unknown[];
+    expect(subnets.map(text)).toEqual([
+      expect.stringMatching(/:subnet\/".*NetVpcprivateSubnet1Subnet/),
+      expect.stringMatching(/:subnet\/".*NetVpcprivateSubnet2Subnet/),
+    ]);
+    const placement = statements.find((s) => s.Sid === 'TrainingEniPlacement')!;
+    expect(actionsOf(placement)).toEqual(['ec2:CreateNetworkInterface']);
+    expect(placement.Condition).toBeUndefined();
+    const placed = (placement.Resource as unknown[]).map(text);
+    expect(placed).toHaveLength(3);
+    expect(placed.filter((r) => /:subnet\/".*NetVpcprivateSubnet/.test(r))).toHaveLength(2);
+    expect(placed.filter((r) => /:security-group\/".*TrainingSecurityGroup/.test(r))).toHaveLength(
+      1,
+    );
+  });
+
+  test('Batch training logs go to a named log group encrypted with the data lake key', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: PATH,
+      KmsKeyId: { 'Fn::GetAtt': [id(dataLake.encryptionKey as never), 'Arn'] },
+      RetentionInDays: 365,
+    });
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      ContainerProperties: Match.objectLike({
+        LogConfiguration: Match.objectLike({
+          LogDriver: 'awslogs',
+          Options: Match.objectLike({
+            'awslogs-group': { Ref: Match.stringLikeRegexp('BatchLogs') },
+          }),
+        }),
+      }),
+    });
+    // CloudWatch Logs may use the key for that log group only.
+    const key = template.toJSON().Resources[id(dataLake.encryptionKey as never)];
+    const statement = key.Properties.KeyPolicy.Statement.find(
+      (s: { Sid?: string }) => s.Sid === 'AllowTrainingLogGroup',
+    );
+    expect(statement.Principal).toEqual({ Service: 'logs.us-east-1.amazonaws.com' });
+    expect(statement.Condition).toEqual({
+      ArnLike: {
+        'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:us-east-1:222222222222:log-group:${PATH}`,
+      },
+    });
+  });
+
+  test('creates the model package group under the given name', () => {
     template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', {
       ModelPackageGroupName: 'mlp-fraud-prod-churn',
     });

@@ -142,6 +142,46 @@ describe('TeamMonitoring alarms', () => {
     }
   });
 
+  test.each([
+    // [errorRate, latencyP99Ms, lowConfidence, driftPsi], then what each description says
+    [
+      [0.07, 100, 0.5, 0.25],
+      ['7%', '100 ms', '0.5', '0.25'],
+    ],
+    [
+      [0.29, 1250, 0.3, 0.1],
+      ['29%', '1,250 ms', '0.3', '0.1'],
+    ],
+    [
+      [0.001, 99.5, 0.57, 0.15],
+      ['0.1%', '99.5 ms', '0.57', '0.15'],
+    ],
+    [
+      [0.0015, 0.1 + 0.2, 0.1 + 0.7, 1 / 3],
+      ['0.15%', '0.3 ms', '0.8', '0.333333'],
+    ],
+    [
+      [0.123456789, 40, 0.999, 2],
+      ['12.3457%', '40 ms', '0.999', '2'],
+    ],
+  ])('alarm descriptions print thresholds %p in a human form', (values, printed) => {
+    const [errorRate, latencyP99Ms, lowConfidence, driftPsi] = values;
+    const t = build({ thresholds: { errorRate, latencyP99Ms, lowConfidence, driftPsi } }).template;
+    const descriptions = Object.fromEntries(
+      Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => [
+        a.Properties.AlarmName,
+        a.Properties.AlarmDescription,
+      ]),
+    );
+    const [errors, latency, confidence, drift] = printed;
+    expect(descriptions).toMatchObject({
+      'fraud-prod-HighErrorRate': `fraud/prod: more than ${errors} of requests answered 5xx for 5 minutes`,
+      'fraud-prod-HighLatency': `fraud/prod: p99 latency above ${latency} for 5 minutes`,
+      'fraud-prod-LowConfidence': `fraud/prod: mean prediction confidence below ${confidence} for 10 minutes`,
+      'fraud-prod-DataDrift': `fraud/prod: max feature drift (PSI) above ${drift}`,
+    });
+  });
+
   test('TrainingJobFailed: failed SageMaker jobs with the team prefix go to the topic', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
