@@ -43,6 +43,8 @@ export class ApiKeys {
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  /** The refusal last logged: a file that stays missing or bad is logged and counted once. */
+  private refused = '';
 
   /**
    * Loads the keys synchronously: an unreadable or invalid file fails startup (the message
@@ -124,7 +126,10 @@ export class ApiKeys {
     }
     this.statSignature = signature ?? '';
     const contentHash = sha256(text);
-    if (contentHash === this.contentHash) return;
+    if (contentHash === this.contentHash) {
+      this.refused = '';
+      return;
+    }
     this.contentHash = contentHash;
     let keys: ApiKey[];
     try {
@@ -141,6 +146,7 @@ export class ApiKeys {
     const before = new Set(this.current.map((k) => k.id));
     const after = new Set(keys.map((k) => k.id));
     this.current = Object.freeze(keys);
+    this.refused = '';
     this.opts.reloads.inc({ result: 'swapped' });
     this.opts.log.info(
       {
@@ -153,6 +159,8 @@ export class ApiKeys {
   }
 
   private fail(result: 'invalid' | 'unreadable', reason: string): void {
+    if (reason === this.refused) return;
+    this.refused = reason;
     this.opts.reloads.inc({ result });
     this.opts.log.warn({ result, reason, keys: this.current.length }, 'api keys file refused; keeping the previous keys');
   }
