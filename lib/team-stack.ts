@@ -113,6 +113,8 @@ export class TeamStack extends MlStack {
       dataLake: this.dataLake,
       imageDirectory: props.servingImageDirectory,
       removalPolicy,
+      apiKeyRotation: Duration.days(serving.apiKeyRotationDays),
+      logRetention: toRetentionDays(config.monitoring.logRetentionDays),
     });
     const chart = new ServingChart(new cdk8s.App(), 'Serving', {
       team: config.team,

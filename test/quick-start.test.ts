@@ -18,7 +18,7 @@ function quickStartCommands(): string[] {
 describe('the README quick start', () => {
   test('is two commands, and CI runs exactly them', () => {
     const commands = quickStartCommands();
-    expect(commands).toEqual(['npm ci && npx cdk synth', 'npm test']);
+    expect(commands).toEqual(['npm ci && npx cdk synth', 'npm ci && npm test']);
     const ci = read('.ci/run')
       .split('\n')
       .map((l) => l.trim());

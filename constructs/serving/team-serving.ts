@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import type { Chart } from 'cdk8s';
@@ -9,6 +10,7 @@ import { Construct, type IDependable } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
 import { acknowledge } from '../private/acknowledge';
+import { ApiKeyRotation } from './api-key-rotation';
 import { PodIdentityRole } from './pod-identity-role';
 
 export interface TeamServingProps {
@@ -48,6 +50,17 @@ export interface TeamServingProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * Time between automatic rotations of the API keys (a new key first, the previous one kept
+   * for one more interval).
+   * @default Duration.days(30)
+   */
+  readonly apiKeyRotation?: Duration;
+  /**
+   * Retention of the rotation function's logs.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
    * CloudWatch namespace the service may publish its metrics to.
    * @default SERVING_METRICS_NAMESPACE ('MlPlatform/Serving', what TeamMonitoring reads)
    */
@@ -61,13 +74,15 @@ export interface TeamServingProps {
  *   only `models/*` of the team's models zone, write only `feedback/*` of its processed zone,
  *   and read its API keys secret;
  * - the API keys secret in Secrets Manager (generated at deploy, KMS encrypted: the value is in
- *   no template and no manifest; the pods mount it through the Secrets Store CSI driver);
+ *   no template and no manifest; the pods mount it through the Secrets Store CSI driver),
+ *   rotated on a schedule by {@link ApiKeyRotation} (new key first, previous key kept);
  * - the container image, built from `imageDirectory` and pushed to the CDK assets repository;
  * - {@link addChart}: applies the team's cdk8s chart to the cluster from this stack.
  */
 export class TeamServing extends Construct {
   readonly role: PodIdentityRole;
   readonly apiKeys: secretsmanager.ISecret;
+  readonly apiKeyRotation: ApiKeyRotation;
   readonly image: ecrAssets.DockerImageAsset;
   readonly namespace: string;
   readonly serviceAccountName: string;
@@ -130,17 +145,20 @@ export class TeamServing extends Construct {
     const apiKeys = new secretsmanager.Secret(this, 'ApiKeys', {
       description: `API keys of the inference service in ${props.namespace}, one per line`,
       encryptionKey: key,
-      // One random key to start with; teams add lines with put-secret-value (see runbook).
+      // One random key to start with; ApiKeyRotation adds a new one on its schedule.
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy,
     });
     apiKeys.grantRead(this.role);
     this.apiKeys = apiKeys;
-    acknowledge(
-      apiKeys,
-      'API keys are shared with the team\'s clients, so rotating them is a coordinated change the team makes (put-secret-value, then the CSI driver remounts within its rotation interval); an automatic rotation would lock clients out.',
-      'AwsSolutions-SMG4',
-    );
+    this.apiKeyRotation = new ApiKeyRotation(this, 'ApiKeyRotation', {
+      secret: apiKeys,
+      encryptionKey: key,
+      logGroupName: `/mlp/${props.namespace}/api-key-rotation`,
+      schedule: props.apiKeyRotation,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
 
     this.image = new ecrAssets.DockerImageAsset(this, 'Image', {
       directory: props.imageDirectory,

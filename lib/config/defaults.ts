@@ -59,6 +59,8 @@ export interface TeamConfig {
     readonly gpusPerPod: number;
     /** Share of requests captured to the data lake (0: off). */
     readonly captureSampleRate: number;
+    /** Days between API key rotations (the previous key stays valid one more interval). */
+    readonly apiKeyRotationDays: number;
     /** ResourceQuota of the team namespace. */
     readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
     readonly ingress: {
@@ -85,6 +87,7 @@ export interface NodeGroupConfig {
 }
 
 interface StageDefaults {
+  apiKeyRotationDays: number;
   natGatewaysPerAz: boolean;
   noncurrentVersionDays: number;
   accessLogDays: number;
@@ -98,6 +101,7 @@ interface StageDefaults {
 /** Stage-aware defaults: prod keeps more and runs highly available; dev is small and cheap. */
 export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = {
   dev: {
+    apiKeyRotationDays: 30,
     natGatewaysPerAz: false,
     noncurrentVersionDays: 7,
     accessLogDays: 30,
@@ -108,6 +112,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 2 },
   },
   staging: {
+    apiKeyRotationDays: 30,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 30,
     accessLogDays: 90,
@@ -118,6 +123,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 4 },
   },
   prod: {
+    apiKeyRotationDays: 90,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 90,
     accessLogDays: 365,
@@ -194,6 +200,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       latencyP99Ms: serving.latencyP99Ms ?? 100,
       gpusPerPod,
       captureSampleRate: serving.captureSampleRate ?? 0,
+      apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
         memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),

@@ -152,6 +152,11 @@ export const servingSchema = z.strictObject({
    */
   captureSampleRate: z.number().min(0).max(1).optional(),
   /**
+   * Days between automatic rotations of the serving API keys. Each rotation adds a new key
+   * and keeps the previous one, which stops working at the rotation after.
+   */
+  apiKeyRotationDays: z.number().int().min(1).max(365).optional(),
+  /**
    * ResourceQuota of the team's namespace: what all its pods together may request.
    * Default: enough for maxReplicas + 1 surge pod (GPUs included).
    */

@@ -4,13 +4,14 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import swagger from '@fastify/swagger';
 import pino from 'pino';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { type ApiKey, loadKeys, matchKey, presentedKey, RateLimiter } from './auth';
+import { matchKey, presentedKey, RateLimiter } from './auth';
 import { Capture } from './capture';
 import type { Config } from './config';
 import { CloudWatchSink, EmfReporter, type LoadedVersion, StdoutEmfSink } from './emf';
 import { ApiError } from './errors';
 import { PredictionMemory } from './feedback';
 import { InferenceService } from './inference';
+import { ApiKeys } from './keys';
 import { histogramSeries, Metrics } from './metrics';
 import { ModelRegistry } from './registry';
 import { healthRoutes } from './routes/health';
@@ -138,8 +139,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('inFlight', false);
   app.decorateRequest('routeConfig', null);
 
-  const keys: ApiKey[] = loadKeys(config.apiKeys, config.apiKeysFile);
-  if (!keys.length) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
   const limiter = config.rateLimit ? new RateLimiter(config.rateLimit.rps, config.rateLimit.burst) : null;
 
   let registry: ModelRegistry | undefined;
@@ -156,6 +155,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         traffic_percent: percent,
       })),
   });
+  const apiKeys = new ApiKeys({
+    fromEnv: config.apiKeys,
+    file: config.apiKeysFile,
+    pollMs: config.apiKeysPollMs,
+    log: app.log,
+    reloads: metrics.apiKeyReloads,
+  });
+  const keysAtStart = apiKeys.current.length;
+  if (!keysAtStart) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
   const source = opts.source ?? openSource(config.modelSource, { forcePathStyle: config.s3ForcePathStyle });
   registry = new ModelRegistry(
     source,
@@ -220,6 +228,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Callback-style hooks: no promise per hook per request on the hot path.
   const authorize = (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply): ApiError | null => {
     let keyId = 'anonymous';
+    // One read of the key set per request: a swap in between never changes this check.
+    const keys = apiKeys.current;
     if (keys.length) {
       const presented = presentedKey(request.headers);
       if (!presented) {
@@ -358,11 +368,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(500).send(errorBody('internal_error', `internal error (request id ${request.id})`, request.id, extra));
   });
 
-  healthRoutes(app, { registry, metrics, isDraining: () => draining, authMetrics: config.authMetrics && keys.length > 0 });
+  healthRoutes(app, { registry, metrics, isDraining: () => draining, authMetrics: config.authMetrics && keysAtStart > 0 });
   v2Routes(app, svc, { maxBatch: config.maxBatch });
   v1Routes(app, svc, { maxBatch: config.maxBatch });
 
   app.addHook('onClose', async () => {
+    apiKeys.close();
     await Promise.all([emf?.close(), capture?.close()]);
     await registry.close();
   });

@@ -37,6 +37,7 @@ const envSchema = z.object({
   SERVING_RETRY_FAILED_S: num(0, 86400).default(300),
   SERVING_API_KEYS: z.string().optional(),
   SERVING_API_KEYS_FILE: z.string().min(1).optional(),
+  SERVING_API_KEYS_POLL_S: num(0.05, 3600).default(10),
   SERVING_AUTH_METRICS: bool.default(false),
   SERVING_RATE_LIMIT_RPS: num(0, 1e6).default(0),
   SERVING_RATE_LIMIT_BURST: num(0, 1e7).optional(),
@@ -81,6 +82,8 @@ export interface Config {
   /** Raw API keys from SERVING_API_KEYS (comma separated); hashed by the auth plugin. */
   apiKeys: string[];
   apiKeysFile?: string;
+  /** Longest time between two checks of apiKeysFile (it is also watched). */
+  apiKeysPollMs: number;
   authMetrics: boolean;
   rateLimit: { rps: number; burst: number } | null;
   maxBatch: number;
@@ -147,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .map((k) => k.trim())
       .filter(Boolean),
     apiKeysFile: e.SERVING_API_KEYS_FILE,
+    apiKeysPollMs: e.SERVING_API_KEYS_POLL_S * 1000,
     authMetrics: e.SERVING_AUTH_METRICS,
     rateLimit:
       e.SERVING_RATE_LIMIT_RPS > 0

@@ -21,7 +21,11 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
     const otherTeam = servingTeamConfig({
       team: 'other',
       region: exampleTeam.region,
-      serving: { ingress: { certificateArn: CERTIFICATE_ARN }, latencyP99Ms: 250 },
+      serving: {
+        ingress: { certificateArn: CERTIFICATE_ARN },
+        latencyP99Ms: 250,
+        apiKeyRotationDays: 7,
+      },
       monitoring: {
         errorRateThreshold: 0.02,
         lowConfidenceThreshold: 0.6,
@@ -143,6 +147,18 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         { Chart: nvidiaDevicePlugin.chart },
         0,
       );
+    });
+
+    test('the Secrets Store CSI driver re-fetches mounted secrets (rotation), and never syncs them to Kubernetes Secrets', () => {
+      const driver = K8S_VERSIONS.helm.secretsStoreCsiDriver;
+      platform.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', {
+        Chart: driver.chart,
+        Values: Match.serializedJson({
+          syncSecret: { enabled: false },
+          enableSecretRotation: true,
+          rotationPollInterval: '2m',
+        }),
+      });
     });
 
     test('the VPC CNI enforces NetworkPolicies (the teams rely on default-deny)', () => {
@@ -282,6 +298,82 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServingKey'), 'Arn'] },
         SecretString: Match.absent(),
       });
+    });
+
+    test('API keys rotate on the schedule of the team file, never at deploy, with a least-privilege function', () => {
+      for (const [t, days, namespace] of [
+        [example, 30, 'example-dev'],
+        [other, 7, 'other-dev'],
+      ] as const) {
+        // GIVEN
+        const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'ServingApiKeys');
+        const fn = logicalId(t, 'AWS::Lambda::Function', 'ServingApiKeyRotationFunction');
+        const role = logicalId(t, 'AWS::IAM::Role', 'ServingApiKeyRotationRole');
+        const logGroup = logicalId(t, 'AWS::Logs::LogGroup', 'ServingApiKeyRotationLogs');
+        // THEN: the schedule (stage default 30 days, or the team file's), no rotation on deploy
+        t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+        t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+          SecretId: { Ref: secret },
+          RotationLambdaARN: { 'Fn::GetAtt': [fn, 'Arn'] },
+          RotationRules: { ScheduleExpression: `rate(${days} days)` },
+          RotateImmediatelyOnUpdate: false,
+        });
+        t.hasResourceProperties('AWS::Lambda::Function', {
+          Runtime: 'nodejs24.x',
+          Handler: 'index.handler',
+          Role: { 'Fn::GetAtt': [role, 'Arn'] },
+          LoggingConfig: { LogGroup: { Ref: logGroup } },
+        });
+        // Only Secrets Manager, only for this secret, may invoke it.
+        t.hasResourceProperties('AWS::Lambda::Permission', {
+          FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
+          Principal: 'secretsmanager.amazonaws.com',
+          SourceArn: { Ref: secret },
+          SourceAccount: '111111111111',
+        });
+        // No managed policy; its own log group (KMS); this one secret; a random key.
+        expect(
+          t.findResources('AWS::IAM::Role')[role].Properties.ManagedPolicyArns,
+        ).toBeUndefined();
+        t.hasResourceProperties('AWS::Logs::LogGroup', {
+          LogGroupName: `/mlp/${namespace}/api-key-rotation`,
+          KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServingKey'), 'Arn'] },
+        });
+        const [policy] = Object.values(
+          t.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+        );
+        expect(policy.Properties.PolicyDocument.Statement).toEqual([
+          {
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] },
+          },
+          {
+            Action: [
+              'secretsmanager:DescribeSecret',
+              'secretsmanager:GetSecretValue',
+              'secretsmanager:PutSecretValue',
+              'secretsmanager:UpdateSecretVersionStage',
+            ],
+            Effect: 'Allow',
+            Resource: { Ref: secret },
+          },
+          { Action: 'secretsmanager:GetRandomPassword', Effect: 'Allow', Resource: '*' },
+        ]);
+        // The secret's key lets the function use it only through Secrets Manager.
+        t.hasResourceProperties('AWS::KMS::Key', {
+          KeyPolicy: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Principal: { AWS: { 'Fn::GetAtt': [role, 'Arn'] } },
+                Condition: {
+                  StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
+                },
+              }),
+            ]),
+          },
+        });
+      }
     });
 
     test('Prometheus may scrape the pods: scrape annotations, the monitoring namespace admitted on 8080', () => {

@@ -12,7 +12,8 @@ export const COMMANDS = {
 } as const;
 export type Command = keyof typeof COMMANDS;
 
-interface OptionSpec {
+/** One row of an option table (this one, or another command family's). */
+export interface OptionSpec {
   readonly type: 'string' | 'number' | 'boolean' | 'list';
   readonly description: string;
   readonly default?: string | number | boolean;
@@ -140,7 +141,8 @@ function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): unknown {
+/** Checks and converts one option value; `source` names where it came from for the error. */
+export function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): unknown {
   if (spec.type === 'list') {
     if (Array.isArray(raw)) return raw.map(String);
     return [String(raw)];
