@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVING_METRICS_NAMESPACE } from './cloudwatch-metrics';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -49,7 +50,7 @@ const envSchema = z.object({
   SERVING_DRIFT_MIN_SAMPLES: int(1, 1000000).default(100),
   SERVING_FEEDBACK_CACHE: int(0, 10000000).default(20000),
   SERVING_EMF: bool.default(false),
-  SERVING_EMF_NAMESPACE: z.string().min(1).default('MlPlatform/Serving'),
+  SERVING_EMF_NAMESPACE: z.string().min(1).default(SERVING_METRICS_NAMESPACE),
   SERVING_EMF_INTERVAL_S: num(1, 3600).default(60),
   SERVING_EMF_SINK: z.enum(['stdout', 'cloudwatch'], { message: 'must be stdout or cloudwatch' }).default('stdout'),
   SERVING_EMF_CLOSE_TIMEOUT_MS: int(0, 600000).default(5000),

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Dimension, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
+import { SERVING_DIMENSIONS, SERVING_METRICS, SERVING_METRICS_NAMESPACE, SERVING_VERSION_DIMENSIONS, VERSION_DIMENSION } from '../src/cloudwatch-metrics';
 import { type AliasFile, aliasFile, MODEL_STORE_PREFIX, modelRoot, versionDir } from '../src/store/layout';
 import { S3Source } from '../src/store/store';
 import { startServer } from './process';
@@ -260,6 +261,59 @@ describe('interval metrics to CloudWatch (SERVING_EMF_SINK=cloudwatch, moto)', (
       assert.ok((await cloudWatchStatistic(cw, 'LatencyP99', dims, 'Maximum')) > 0);
       assert.ok(Math.abs((await cloudWatchStatistic(cw, 'MaxFeatureDriftPsi', dims, 'Maximum')) - psi) < 1e-9);
       assert.doesNotMatch(await (await fetch(`${url}/metrics`)).text(), /^metrics_publish_failures_total\{/m);
+    } finally {
+      await app.close();
+      cw.destroy();
+    }
+  });
+});
+
+describe('per-version metrics (what `npm run model -- status` and the canary check read)', () => {
+  test('a production and a candidate version: Requests, Errors, LatencyP99 and MeanConfidence each under its Version, beside the alarm series', async () => {
+    // GIVEN production and a 50% candidate in the store, metrics to moto's CloudWatch
+    const team = 'team-versions';
+    const root = 'models/per-version';
+    await upload(root, VERSION, bundleFiles());
+    await upload(root, V2, bundleFiles(V2));
+    await alias(root, 'production', { version: VERSION });
+    await alias(root, 'candidate', { version: V2, traffic_percent: 50 });
+    const uri = `s3://${BUCKET}/${root}`;
+    const cw = cloudWatchClient(moto.endpoint);
+    const { app, url } = await listen(
+      { ...CONTRACT_ENV, SERVING_MODEL_SOURCE: uri, SERVING_TEAM: team, SERVING_EMF_SINK: 'cloudwatch' },
+      { source: new S3Source(uri, moto.client), cloudwatch: cloudWatchClient(moto.endpoint) },
+    );
+    try {
+      // WHEN requests with distinct keys split over both versions
+      const confidences = new Map<string, number[]>([[VERSION, []], [V2, []]]);
+      for (let i = 0; i < 60; i++) {
+        const r = await post(`${url}/v1/models/churn:predict`, { instances: [instance, { ...instance, age: 20 + i }] }, { 'x-request-key': `user-${i}` });
+        assert.equal(r.status, 200);
+        confidences.get(r.body.model_version)!.push(...r.body.predictions.map((p: { confidence: number }) => p.confidence));
+      }
+      assert.ok(confidences.get(VERSION)!.length > 0 && confidences.get(V2)!.length > 0, 'both versions answered');
+      await app.flushMetrics();
+
+      // THEN each version has its own series, named as the contract says
+      const dims = (version?: string): Dimension[] => {
+        const values: Record<string, string> = { Team: team, Stage: 'dev', Model: 'churn', ...(version ? { [VERSION_DIMENSION]: version } : {}) };
+        return (version ? SERVING_VERSION_DIMENSIONS : SERVING_DIMENSIONS).map((Name) => ({ Name, Value: values[Name]! }));
+      };
+      const listed = await cw.send(new ListMetricsCommand({ Namespace: SERVING_METRICS_NAMESPACE, MetricName: SERVING_METRICS.requests, Dimensions: [{ Name: 'Team', Value: team }] }));
+      // Unique sets (moto lists a set once per datum group that used it; CloudWatch once).
+      const sets = [...new Set(listed.Metrics!.map((m) => m.Dimensions!.map((d) => `${d.Name}=${d.Value}`).join(',')))].sort();
+      assert.deepEqual(sets, [
+        `Team=${team},Stage=dev,Model=churn`,
+        `Team=${team},Stage=dev,Model=churn,Version=${V2}`,
+        `Team=${team},Stage=dev,Model=churn,Version=${VERSION}`,
+      ].sort());
+      for (const [version, seen] of confidences) {
+        const d = dims(version);
+        assert.equal(await cloudWatchStatistic(cw, SERVING_METRICS.requests, d, 'Sum'), seen.length / 2, version);
+        assert.equal(await cloudWatchStatistic(cw, SERVING_METRICS.errors, d, 'Sum'), 0, version);
+        assert.ok((await cloudWatchStatistic(cw, SERVING_METRICS.latencyP99, d, 'Maximum')) > 0, version);
+        assert.ok(Math.abs((await cloudWatchStatistic(cw, SERVING_METRICS.meanConfidence, d, 'Average')) - mean(seen)) < 1e-5, version);
+      }
     } finally {
       await app.close();
       cw.destroy();
