@@ -168,6 +168,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       intraOpThreads: config.intraOpThreads,
       team: config.team,
       stage: config.stage,
+      modelName: config.modelName,
     },
     metrics,
     app.log,
@@ -372,7 +373,5 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   await registry.start();
-  if (config.emf && config.modelName && registry.name && config.modelName !== registry.name)
-    app.log.warn({ model: registry.name, metric_model: config.modelName }, 'SERVING_MODEL_NAME differs from the bundle\'s model name; metrics use SERVING_MODEL_NAME');
   return app;
 }

@@ -25,6 +25,8 @@ export interface RegistryOptions {
   /** `--team` / `--stage` of the publish hint a not-ready service gives (placeholders if unset). */
   team?: string;
   stage?: string;
+  /** SERVING_MODEL_NAME: a first model with another manifest name is served, with a warning. */
+  modelName?: string;
 }
 
 /**
@@ -221,6 +223,11 @@ export class ModelRegistry {
       void this.retire(old);
     } else {
       this.log.info({ model: next.model.name, version: next.model.version }, 'production model loaded: ready');
+      if (this.opts.modelName && this.opts.modelName !== next.model.name)
+        this.log.warn(
+          { model: next.model.name, metric_model: this.opts.modelName },
+          "SERVING_MODEL_NAME differs from the bundle's model name; metrics use SERVING_MODEL_NAME, URLs the bundle's name",
+        );
     }
   }
 

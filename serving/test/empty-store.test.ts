@@ -40,7 +40,7 @@ describe('a store with no model yet (local folder)', () => {
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'serving-empty-'));
-    app = await buildApp({ config: config({ SERVING_MODEL_SOURCE: root, SERVING_TEAM: 'fraud', SERVING_STAGE: 'dev', LOG_LEVEL: 'info' }), logger });
+    app = await buildApp({ config: config({ SERVING_MODEL_SOURCE: root, SERVING_TEAM: 'fraud', SERVING_STAGE: 'dev', SERVING_MODEL_NAME: 'churn-store', LOG_LEVEL: 'info' }), logger });
   });
   after(async () => {
     await app?.close();
@@ -105,7 +105,7 @@ describe('a store with no model yet (local folder)', () => {
     assert.match(metrics, /model_load_failures_total\{model="",version="broken",alias="production",reason="golden"\} 1/);
   });
 
-  test('a good version promoted: ready at the next poll, no restart, and it serves', async () => {
+  test('a good version promoted: ready at the next poll, no restart, and it serves (its name checked against SERVING_MODEL_NAME)', async () => {
     publish(VERSION, bundleFiles());
     promote(JSON.stringify({ version: VERSION }));
     await app.registry.sync();
@@ -114,5 +114,7 @@ describe('a store with no model yet (local folder)', () => {
     assert.equal(p.status, 200);
     assert.equal(p.body.model_version, VERSION);
     assert.ok(lines.some((l) => l.msg === 'production model loaded: ready' && l.version === VERSION));
+    // SERVING_MODEL_NAME is checked against the first model, however late it comes.
+    assert.ok(lines.some((l) => l.level === 40 && /^SERVING_MODEL_NAME differs/.test(l.msg) && l.metric_model === 'churn-store'));
   });
 });
