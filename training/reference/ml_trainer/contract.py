@@ -94,6 +94,12 @@ class Hyperparameters:
     amp: str = "auto"  # auto (on for CUDA) | on | off
     num_workers: int = -1  # DataLoader workers; -1 = auto
     golden_cases: int = 16
+    # The team's objective (training.objective in the team file; docs/model-bundle.md "Quality").
+    objective_metric: str = ""  # "" = f1; one of ml_trainer.objectives.OBJECTIVE_METRICS
+    objective_parameter: str = ""  # the recall or precision floor of *_at_* metrics, in (0, 1]
+    objective_target: str = ""  # the value the test split must reach; "" = no target
+    class_weight: str = "none"  # none | balanced (weights inversely proportional to class counts)
+    cv_folds: int = 0  # k-fold cross-validation of the primary metric on the training split; 0 = off
 
     def hidden_sizes(self) -> List[int]:
         return [int(x) for x in self.hidden.split(",") if x.strip()]

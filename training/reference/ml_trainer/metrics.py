@@ -42,12 +42,20 @@ def _safe_div(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
+def predict_labels(probabilities: np.ndarray, positive_index: Optional[int], threshold: Optional[float]) -> np.ndarray:
+    """Label indices as the service assigns them: binary with a threshold, the positive label
+    when P(positive) >= threshold (else the other one); otherwise argmax, first index on a tie."""
+    if threshold is None or positive_index is None:
+        return probabilities.argmax(axis=1)
+    return np.where(probabilities[:, positive_index] >= threshold, positive_index, 1 - positive_index)
+
+
 def classification_metrics(
-    y_true: np.ndarray, probabilities: np.ndarray, positive_index: Optional[int]
+    y_true: np.ndarray, probabilities: np.ndarray, positive_index: Optional[int], threshold: Optional[float] = None
 ) -> Dict[str, object]:
     y_true = np.asarray(y_true, dtype=np.int64)
     n_classes = probabilities.shape[1]
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = predict_labels(probabilities, positive_index, threshold)
     cm = np.array(confusion_matrix(y_true, y_pred, n_classes))
     tp = np.diag(cm).astype(np.float64)
     precision_c = np.array([_safe_div(tp[c], cm[:, c].sum()) for c in range(n_classes)])

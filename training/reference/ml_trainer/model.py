@@ -23,7 +23,10 @@ from .metrics import log_loss, roc_auc
 
 CHECKPOINT_FILE = "checkpoint.pt"
 # Hyperparameters that do not change what is learned: a checkpoint stays valid across them.
-_RUNTIME_ONLY = {"epochs", "version", "device", "amp", "num_workers", "golden_cases", "model_name"}
+_RUNTIME_ONLY = {
+    "epochs", "version", "device", "amp", "num_workers", "golden_cases", "model_name",
+    "objective_metric", "objective_parameter", "objective_target", "cv_folds",
+}
 
 
 class MLP(nn.Module):
@@ -87,6 +90,17 @@ def make_deterministic(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = False
     else:
         torch.use_deterministic_algorithms(True)
+
+
+def class_weights(hp: Hyperparameters, y_train: torch.Tensor, n_classes: int) -> Optional[torch.Tensor]:
+    """`class_weight=balanced`: each class weighs n / (n_classes * its count), so a rare class
+    counts as much in the loss as a common one; `none`: every row weighs the same."""
+    if hp.class_weight == "none":
+        return None
+    if hp.class_weight != "balanced":
+        raise ValueError(f"hyperparameter 'class_weight' must be none or balanced, got {hp.class_weight!r}")
+    counts = torch.bincount(y_train, minlength=n_classes).double()
+    return (y_train.shape[0] / (n_classes * counts.clamp(min=1))).float()
 
 
 def batch_size_for(hp: Hyperparameters, device: torch.device) -> int:
@@ -203,7 +217,8 @@ def train(
         optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience
     )
     scaler = grad_scaler(use_amp)
-    criterion = nn.CrossEntropyLoss()
+    weights = class_weights(hp, y_train, n_classes)
+    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
     state = _State()
     best_weights = copy.deepcopy(model.state_dict())
     resumed_from: Optional[int] = None
