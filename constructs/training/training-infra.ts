@@ -10,7 +10,8 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
-import { TRAINING_PARAMETERS, type TrainingParameter } from './contract';
+import { encodeObjective, TRAINING_PARAMETERS, type TrainingParameter } from './contract';
+import type { Objective } from '../../serving/src/bundle/quality';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -67,6 +68,12 @@ export interface TrainingInfraProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The team's success metric and target, published as the `objective` parameter for the
+   * launcher to pass to the trainer.
+   * @default - no parameter: the trainer's default objective (f1, no target)
+   */
+  readonly objective?: Objective;
 }
 
 /**
@@ -251,6 +258,7 @@ export class TrainingInfra extends Construct {
       'max-runtime-seconds': String(maxRuntime.toSeconds()),
       spot: String(spot),
       'model-package-group': props.modelPackageGroupName,
+      ...(props.objective ? { objective: encodeObjective(props.objective) } : {}),
     };
     for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {

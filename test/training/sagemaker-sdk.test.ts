@@ -5,6 +5,7 @@ import {
   StopTrainingJobCommand,
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
@@ -159,6 +160,39 @@ describe('--mode sagemaker at the SDK boundary', () => {
     expect(input.EnableManagedSpotTraining).toBe(false);
     expect(input.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 7200 });
     expect(input.ResourceConfig?.InstanceType).toBe('ml.p4d.24xlarge');
+  });
+
+  test('passes the team objective (SSM objective parameter) to the trainer; flags override it', async () => {
+    // GIVEN the team file's training.objective, published by the training stack
+    const objective = `/ml-platform/fraud/dev/training/objective`;
+    await suite.moto.ssm.send(
+      new PutParameterCommand({
+        Name: objective,
+        Type: 'String',
+        Value: '{"metric":"precision_at_recall","parameter":0.9,"target":0.85}',
+      }),
+    );
+    sagemaker.on(CreateTrainingJobCommand).resolves({});
+    sagemaker
+      .on(DescribeTrainingJobCommand)
+      .resolves(
+        state('Completed', 'Completed', { ModelArtifacts: { S3ModelArtifacts: ARTIFACT } }),
+      );
+    try {
+      // WHEN
+      expect(await run(undefined, '--objective-target', '0.8', '--cv', '3')).toBe(0);
+      // THEN
+      expect(
+        sagemaker.commandCalls(CreateTrainingJobCommand)[0].args[0].input.HyperParameters,
+      ).toEqual({
+        objective_metric: 'precision_at_recall',
+        objective_parameter: '0.9',
+        objective_target: '0.8',
+        cv_folds: '3',
+      });
+    } finally {
+      await suite.moto.ssm.send(new DeleteParameterCommand({ Name: objective }));
+    }
   });
 
   test('fails with the job’s failure reason', async () => {
