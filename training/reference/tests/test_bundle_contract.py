@@ -114,7 +114,12 @@ class BundleContractTest(unittest.TestCase):
         self.assertIn("## Model vs baselines (test split)", card)
         self.assertIn("| metric | model | logistic_regression | majority |", card)
         self.assertIn("![precision-recall curve](precision_recall.svg)", card)
-        self.assertTrue(os.path.isfile(os.path.join(self.model_dir, "precision_recall.svg")))
+        import xml.etree.ElementTree as ET
+
+        svg = ET.parse(os.path.join(self.model_dir, "precision_recall.svg")).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        self.assertEqual(len(svg.findall(f"{ns}polyline")), 2)  # validation and test curves
+        self.assertEqual(len(svg.findall(f"{ns}circle")), 2)  # the chosen threshold on each
 
     def test_manifest_has_exactly_the_contract_keys(self):
         m = self.manifest
