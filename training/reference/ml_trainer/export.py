@@ -142,6 +142,18 @@ def write_json(path: str, data: object) -> None:
         f.write("\n")
 
 
+def _svg_frame(width: int, height: int, pad: int, x_label: str) -> List[str]:
+    """An SVG's opening tag, white background, both axes and the x-axis label."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
+        f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">{x_label}</text>',
+    ]
+
+
 def training_curve_svg(history: Sequence[Dict[str, float]], best_epoch: int) -> str:
     width, height, pad = 640, 360, 48
     epochs = [h["epoch"] for h in history]
@@ -157,13 +169,7 @@ def training_curve_svg(history: Sequence[Dict[str, float]], best_epoch: int) -> 
     def y(v: float) -> float:
         return height - pad - (v - lo) / (hi - lo) * (height - 2 * pad)
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
-        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
-        f'<text x="{width / 2}" y="{height - 12}" text-anchor="middle">epoch</text>',
+    parts = _svg_frame(width, height, pad, "epoch") + [
         f'<text x="{pad - 6}" y="{y(hi):.1f}" text-anchor="end">{hi:.3f}</text>',
         f'<text x="{pad - 6}" y="{y(lo):.1f}" text-anchor="end">{lo:.3f}</text>',
         f'<text x="{pad}" y="{height - pad + 16}" text-anchor="middle">1</text>',
@@ -198,13 +204,7 @@ def precision_recall_svg(
     def y(precision: float) -> float:
         return height - pad - precision * (height - 2 * pad)
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
-        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#333"/>',
-        f'<text x="{width / 2}" y="{height - 14}" text-anchor="middle">recall</text>',
+    parts = _svg_frame(width, height, pad, "recall") + [
         f'<text x="14" y="{height / 2}" text-anchor="middle" transform="rotate(-90 14 {height / 2})">precision</text>',
     ]
     for v in (0.0, 0.5, 1.0):
@@ -323,7 +323,7 @@ def model_card(manifest: Dict[str, object], hp: Dict[str, object], extra: Dict[s
         "",
         "## Model vs baselines (test split)",
         "",
-        "Every column is trained on the same training split, its threshold chosen on the same "
+        "Every column is trained on the same training split, its threshold (binary labels) chosen on the same "
         "validation split, and measured on the same test rows. Times are measured on the training "
         "machine with PyTorch (the whole test split as one batch).",
         "",
