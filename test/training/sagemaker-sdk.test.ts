@@ -195,6 +195,27 @@ describe('--mode sagemaker at the SDK boundary', () => {
     }
   });
 
+  test('fails before starting a job when the objective parameter is malformed', async () => {
+    const objective = `/ml-platform/fraud/dev/training/objective`;
+    await suite.moto.ssm.send(
+      new PutParameterCommand({
+        Name: objective,
+        Type: 'String',
+        Value: '{"metric":"precision_at_recall","target":0.85}',
+      }),
+    );
+    try {
+      const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+      expect(await run(runtime)).toBe(1);
+      expect(runtime.err).toEqual([
+        `error: SSM parameter ${objective} parameter: precision_at_recall needs a parameter: the minimum recall, in (0, 1]`,
+      ]);
+      expect(sagemaker.commandCalls(CreateTrainingJobCommand)).toHaveLength(0);
+    } finally {
+      await suite.moto.ssm.send(new DeleteParameterCommand({ Name: objective }));
+    }
+  });
+
   test('fails with the job’s failure reason', async () => {
     sagemaker.on(CreateTrainingJobCommand).resolves({});
     sagemaker
