@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { BundleError, LoadedModel, predictInstances } from '../src/index';
 import {
   checkQuality,
+  compareOnObjective,
   improvement,
   meetsTarget,
   objectiveIssues,
@@ -215,6 +216,26 @@ describe('quality: objective, verdict and the publish check', () => {
       checkQuality(manifestMissing, { requireTarget: true }).refusal,
       'refusing to publish (--require-target): precision_at_recall (recall >= 0.9) is 0.41 on the test split: target 0.85 missed by 0.44',
     );
+  });
+
+  test('compareOnObjective gives the candidate’s improvement on the shared objective, and refuses different ones', () => {
+    const comparison = compareOnObjective(recorded({ value: 0.45 }), recorded({ value: 0.41 }));
+    assert.equal(comparison.objective.metric, 'precision_at_recall');
+    assert.ok(Math.abs(comparison.improvement - 0.04) < 1e-12);
+    const rmse = (value: number) => ({
+      metrics: {
+        objective: { metric: 'rmse', parameter: null, target: null },
+        verdict: { ...recorded({}).metrics.verdict, value, target_met: null },
+      },
+    });
+    assert.ok(compareOnObjective(rmse(1.0), rmse(1.5)).improvement > 0); // lower is better
+    const otherRecall = recorded({});
+    otherRecall.metrics.objective.parameter = 0.8;
+    assert.throws(
+      () => compareOnObjective(otherRecall, recorded({})),
+      /the objectives differ: candidate precision_at_recall \(recall >= 0.8\), reference precision_at_recall \(recall >= 0.9\)/,
+    );
+    assert.throws(() => compareOnObjective(recorded({}), manifest), /the reference records no objective value/);
   });
 
   test('requireTarget refuses a bundle with no target or no verdict at all', () => {

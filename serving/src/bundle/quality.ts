@@ -172,6 +172,41 @@ export function verdictOf(manifest: { metrics?: Record<string, unknown> }): Qual
   return parsed.data;
 }
 
+/** Two bundles compared on their shared objective (the retraining gate's question). */
+export interface ObjectiveComparison {
+  readonly objective: ObjectiveRecord;
+  readonly candidate: number;
+  readonly reference: number;
+  /** improvement() of the candidate over the reference: positive = the candidate is better. */
+  readonly improvement: number;
+}
+
+/**
+ * Compares a candidate bundle with a reference (e.g. production) on the primary metric both
+ * were judged by. Throws QualityRecordError when either records no verdict value or the two
+ * objectives differ (a metric or parameter change makes the values incomparable).
+ */
+export function compareOnObjective(
+  candidate: { metrics?: Record<string, unknown> },
+  reference: { metrics?: Record<string, unknown> },
+): ObjectiveComparison {
+  const c = verdictOf(candidate);
+  const r = verdictOf(reference);
+  if (!c || c.verdict.value === null) throw new QualityRecordError('the candidate records no objective value');
+  if (!r || r.verdict.value === null) throw new QualityRecordError('the reference records no objective value');
+  if (c.objective.metric !== r.objective.metric || c.objective.parameter !== r.objective.parameter) {
+    throw new QualityRecordError(
+      `the objectives differ: candidate ${describeObjective(c.objective)}, reference ${describeObjective(r.objective)}`,
+    );
+  }
+  return {
+    objective: c.objective,
+    candidate: c.verdict.value,
+    reference: r.verdict.value,
+    improvement: improvement(c.objective.metric, c.verdict.value, r.verdict.value),
+  };
+}
+
 export interface QualityCheck {
   readonly quality: Quality | undefined;
   /** What a person should know before publishing; empty when the target is met and a baseline is beaten. */
