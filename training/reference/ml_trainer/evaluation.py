@@ -149,7 +149,10 @@ def cross_validate(
         for p in fit(x_fit, y_fit, x_val, y_val):
             a = assess(objective, p.predict, x_val.numpy(), y_val.numpy(), x_fold.numpy(), y_fold.numpy(), positive_index, p.tune_threshold)
             values.setdefault(p.name, []).append(a.test[objective.metric])  # type: ignore[arg-type]
-        log(f"cv fold {i + 1}/{k}: " + " ".join(f"{name}_{objective.metric}={v[-1]}" for name, v in values.items()))
+        log(
+            f"cv fold {i + 1}/{k}: "
+            + " ".join(f"{name}_{objective.metric}={'n/a' if v[-1] is None else f'{v[-1]:.6f}'}" for name, v in values.items())
+        )
     summary: Dict[str, object] = {"folds": k, "metric": objective.metric}
     for name, v in values.items():
         present = [x for x in v if x is not None]

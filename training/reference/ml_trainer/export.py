@@ -331,7 +331,7 @@ def model_card(manifest: Dict[str, object], hp: Dict[str, object], extra: Dict[s
     ]
     cv = metrics.get("cv")  # type: ignore[union-attr]
     if cv:
-        lines += ["", f"## Cross-validation ({cv['folds']} folds of the training split)", "", f"| model | {objective.describe()} mean | std |", "| --- | --- | --- |"]
+        lines += ["", f"## Cross-validation ({cv['folds']} folds of the training split)", "", f"| predictor | {objective.describe()} mean | std |", "| --- | --- | --- |"]
         for name, v in cv.items():
             if isinstance(v, dict):
                 lines.append(f"| {name} | {_fmt(v['mean'])} | {_fmt(v['std'])} |")
