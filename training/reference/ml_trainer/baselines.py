@@ -4,7 +4,9 @@
 - majority: the training split's class frequencies for every row, i.e. always the most
   common label (ROC-AUC 0.5);
 - logistic_regression: softmax regression on the same preprocessed features, full-batch
-  L-BFGS with the network's weight decay and class weights, deterministic on CPU.
+  L-BFGS with the network's weight decay and class weights, deterministic on CPU;
+- regression: mean (the training split's mean for every row) and linear_regression
+  (ordinary least squares on the same preprocessed features).
 """
 
 from __future__ import annotations
@@ -69,6 +71,22 @@ def logistic_regression(
             return torch.softmax(model(torch.from_numpy(rows)), dim=1).numpy()
 
     return Predictor("logistic_regression", predict, seconds, tune_threshold=True)
+
+
+def mean(y_train: np.ndarray) -> Predictor:
+    started = time.perf_counter()
+    value = np.float32(np.mean(y_train))
+    seconds = time.perf_counter() - started
+    return Predictor("mean", lambda x: np.full((x.shape[0], 1), value, dtype=np.float32), seconds, tune_threshold=False)
+
+
+def linear_regression(x_train: np.ndarray, y_train: np.ndarray) -> Predictor:
+    started = time.perf_counter()
+    design = np.hstack([x_train.astype(np.float64), np.ones((x_train.shape[0], 1))])
+    coef, *_ = np.linalg.lstsq(design, np.asarray(y_train, dtype=np.float64), rcond=None)
+    w, b = coef[:-1].astype(np.float32), np.float32(coef[-1])
+    seconds = time.perf_counter() - started
+    return Predictor("linear_regression", lambda x: (x @ w + b).reshape(-1, 1), seconds, tune_threshold=False)
 
 
 def inference_us_per_row(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rounds: int = 3) -> float:

@@ -70,6 +70,7 @@ class Hyperparameters:
     """Every knob of the reference trainer. The launcher's tune ranges use these names."""
 
     target: str = ""  # label column; "" = from schema.json, else "label"
+    task: str = ""  # classification | regression; "" = from schema.json, else classification
     model_name: str = ""  # manifest name; "" = from schema.json, else "model"
     version: str = ""  # manifest version; "" = <UTC timestamp>-<model sha256 prefix>
     segment_column: str = ""  # per-segment metrics; "" = from schema.json, "none" = off

@@ -14,8 +14,9 @@ from . import objectives, preprocess
 from .baselines import Predictor
 from .contract import Hyperparameters
 from .data import Schema, Table, stratified_split
-from .metrics import classification_metrics, log_loss
+from .metrics import classification_metrics, log_loss, regression_metrics
 from .objectives import Objective
+from .target import Target
 
 Predict = Callable[[np.ndarray], np.ndarray]
 IMPORTANCE_REPEATS = 5
@@ -37,10 +38,19 @@ def _scores(probabilities: np.ndarray, y: np.ndarray, positive_index: Optional[i
     return y == positive_index, probabilities[:, positive_index]
 
 
+def is_regression(outputs: np.ndarray) -> bool:
+    """A regression predictor answers one column; a classifier one probability per label (>= 2)."""
+    return outputs.shape[1] == 1
+
+
 def metrics_at(
-    objective: Objective, y: np.ndarray, probabilities: np.ndarray, positive_index: Optional[int], threshold: Optional[float]
+    objective: Objective, y: np.ndarray, outputs: np.ndarray, positive_index: Optional[int], threshold: Optional[float]
 ) -> Dict[str, object]:
-    """The standard metrics at the decision threshold, plus the objective's metric by its name."""
+    """The standard metrics (at the decision threshold), plus the objective's metric by its name."""
+    if is_regression(outputs):
+        m = regression_metrics(y, outputs)
+        return m
+    probabilities = outputs
     m = classification_metrics(y, probabilities, positive_index, threshold)
     is_positive, score = _scores(probabilities, y, positive_index)
     m[objective.metric] = objectives.primary_value(objective, m, is_positive, score)
@@ -65,7 +75,10 @@ def assess(
         choice = objectives.choose_threshold(objective, is_positive, score)
         threshold = float(choice["threshold"])
     val = metrics_at(objective, y_val, val_p, positive_index, threshold)
-    validation: Dict[str, object] = {"loss": log_loss(y_val, val_p), "accuracy": val["accuracy"]}
+    if is_regression(val_p):
+        validation: Dict[str, object] = {"mae": val["mae"], "rmse": val["rmse"]}
+    else:
+        validation = {"loss": log_loss(y_val, val_p), "accuracy": val["accuracy"]}
     if positive_index is not None:
         validation.update(precision=val["precision"], recall=val["recall"])
     validation[objective.metric] = val[objective.metric]
@@ -120,9 +133,9 @@ def cross_validate(
     train_table: Table,
     val_table: Table,
     schema: Schema,
-    labels: List[str],
+    target: Target,
     positive_index: Optional[int],
-    fit: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], List[Predictor]],
+    fit: Callable[[Target, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], List[Predictor]],
     log: Callable[[str], None],
 ) -> Dict[str, object]:
     """k stratified folds of the training split: each fold's rows are held out while the
@@ -132,22 +145,24 @@ def cross_validate(
     k = hp.cv_folds
     if k < 2:
         raise ValueError(f"hyperparameter 'cv_folds' must be 0 (off) or at least 2, got {k}")
-    label_index = {label: i for i, label in enumerate(labels)}
-    folds = stratified_split(train_table.columns[schema.label], [1.0 / k] * (k - 1), hp.seed)
+    folds = stratified_split(target.split_key(train_table), [1.0 / k] * (k - 1), hp.seed)
     values: Dict[str, List[Optional[float]]] = {}
     for i, held_out in enumerate(folds):
         rest = sorted(j for fold in folds if fold is not held_out for j in fold)
         fit_table, fold_table = train_table.take(rest), train_table.take(held_out)
         features = preprocess.fit(fit_table, schema)
+        fold_target = Target.fit(target.column, target.labels, fit_table)
 
-        def tensors(table: Table):
-            x = torch.from_numpy(preprocess.transform(table, features, "train"))
-            y = torch.tensor([label_index[v] for v in table.columns[schema.label]], dtype=torch.long)
-            return x, y
+        def x_of(table: Table) -> torch.Tensor:
+            return torch.from_numpy(preprocess.transform(table, features, "train"))
 
-        (x_fit, y_fit), (x_val, y_val), (x_fold, y_fold) = tensors(fit_table), tensors(val_table), tensors(fold_table)
-        for p in fit(x_fit, y_fit, x_val, y_val):
-            a = assess(objective, p.predict, x_val.numpy(), y_val.numpy(), x_fold.numpy(), y_fold.numpy(), positive_index, p.tune_threshold)
+        x_val = x_of(val_table)
+        predictors = fit(fold_target, x_of(fit_table), fold_target.tensor(fit_table), x_val, fold_target.tensor(val_table))
+        for p in predictors:
+            a = assess(
+                objective, p.predict, x_val.numpy(), fold_target.values(val_table),
+                x_of(fold_table).numpy(), fold_target.values(fold_table), positive_index, p.tune_threshold,
+            )
             values.setdefault(p.name, []).append(a.test[objective.metric])  # type: ignore[arg-type]
         log(
             f"cv fold {i + 1}/{k}: "

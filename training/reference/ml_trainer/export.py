@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .evaluation import IMPORTANCE_REPEATS
-from .model import MLP, WithSoftmax
+from .model import MLP, WithScale, WithSoftmax
 from .objectives import OBJECTIVE_METRICS, Objective, operating_points
 
 ONNX_OPSET = 17
@@ -30,13 +30,17 @@ def model_name(raw: str) -> str:
     return name
 
 
-def export_onnx(model: MLP, input_dim: int, path: str) -> WithSoftmax:
-    """Exports on CPU in float32 with a dynamic batch axis; returns the exported module."""
-    exported = WithSoftmax(copy.deepcopy(model).cpu().float()).eval()
+def export_onnx(model: MLP, input_dim: int, path: str, scale: Optional[Tuple[float, float]] = None) -> torch.nn.Module:
+    """Exports on CPU in float32 with a dynamic batch axis; returns the exported module.
+    Classification: softmax probabilities; regression (`scale` = the label's mean and std): the
+    prediction in the label's units."""
+    network = copy.deepcopy(model).cpu().float()
+    exported = (WithSoftmax(network) if scale is None else WithScale(network, *scale)).eval()
+    output = "probabilities" if scale is None else "prediction"
     kwargs: Dict[str, object] = dict(
         input_names=["input"],
-        output_names=["probabilities"],
-        dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}},
+        output_names=[output],
+        dynamic_axes={"input": {0: "batch"}, output: {0: "batch"}},
         opset_version=ONNX_OPSET,
         do_constant_folding=True,
     )
@@ -256,7 +260,8 @@ def _comparison(metrics: Dict[str, object], objective: Objective, threshold: Opt
         (name, b["test"], b, b.get("threshold")) for name, b in baselines.items()  # type: ignore[union-attr]
     ]
     lines = ["| metric | " + " | ".join(name for name, *_ in columns) + " |", "| --- " * (len(columns) + 1) + "|"]
-    keys = list(dict.fromkeys((objective.metric, "roc_auc", "accuracy", "precision", "recall", "f1")))
+    standard = ("mae", "rmse", "r2") if "rmse" in metrics["test"] else ("roc_auc", "accuracy", "precision", "recall", "f1")  # type: ignore[operator]
+    keys = list(dict.fromkeys((objective.metric, *standard)))
     for key in keys:
         label = f"**{objective.describe()}** (objective)" if key == objective.metric else key
         lines.append(f"| {label} | " + " | ".join(_fmt(test.get(key)) for _, test, *_ in columns) + " |")  # type: ignore[union-attr]
@@ -297,10 +302,11 @@ def model_card(manifest: Dict[str, object], hp: Dict[str, object], extra: Dict[s
     labels = manifest["output"]["labels"]  # type: ignore[index]
     threshold = manifest["output"].get("threshold")  # type: ignore[union-attr]
     objective = Objective(**metrics["objective"], default=not hp.get("objective_metric"))  # type: ignore[index]
+    regression = manifest["task"] == "regression"
     lines = [
         f"# Model card: {manifest['name']} {manifest['version']}",
         "",
-        f"- task: {manifest['task']}, labels: {', '.join(labels)}",
+        f"- task: {manifest['task']}" + ("" if regression else f", labels: {', '.join(labels)}"),
         f"- created: {manifest['created_at']}, framework: PyTorch {manifest['framework']['version']}, "  # type: ignore[index]
         f"ONNX opset {ONNX_OPSET}",
         f"- training rows: {manifest['reference']['n']}, test rows: {test['n']}, "  # type: ignore[index]
@@ -310,7 +316,7 @@ def model_card(manifest: Dict[str, object], hp: Dict[str, object], extra: Dict[s
         "",
         "## Intended use",
         "",
-        "A reference tabular classifier that shows the platform's training contract end to end. "
+        f"A reference tabular {'regressor' if regression else 'classifier'} that shows the platform's training contract end to end. "
         "Retrain it on your own data before relying on its predictions; review the per-segment "
         "metrics below for groups the model serves worse.",
         "",
@@ -348,11 +354,12 @@ def model_card(manifest: Dict[str, object], hp: Dict[str, object], extra: Dict[s
             "",
             f"![precision-recall curve]({PR_CURVE_FILE})",
         ]
-    lines += ["", "Confusion matrix on the test split (rows = true label, columns = predicted):", ""]
-    lines.append("| | " + " | ".join(labels) + " |")
-    lines.append("| --- " * (len(labels) + 1) + "|")
-    for label, row in zip(labels, test["confusion_matrix"]):
-        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    if not regression:
+        lines += ["", "Confusion matrix on the test split (rows = true label, columns = predicted):", ""]
+        lines.append("| | " + " | ".join(labels) + " |")
+        lines.append("| --- " * (len(labels) + 1) + "|")
+        for label, row in zip(labels, test["confusion_matrix"]):
+            lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
     importance = metrics.get("feature_importance") or []  # type: ignore[union-attr]
     if importance:
         lines += [
@@ -369,10 +376,11 @@ def model_card(manifest: Dict[str, object], hp: Dict[str, object], extra: Dict[s
             lines.append(f"| {r['feature']} | {r['mean']:+.4f} | {r['std']:.4f} |")
     segments = metrics.get("segments")  # type: ignore[union-attr]
     if segments:
-        lines += ["", f"## Per segment: `{segments['column']}`", "", "| value | n | accuracy | f1 | roc_auc |"]
-        lines.append("| --- | --- | --- | --- | --- |")
+        columns = ("mae", "rmse", "r2") if regression else ("accuracy", "f1", "roc_auc")
+        lines += ["", f"## Per segment: `{segments['column']}`", "", "| value | n | " + " | ".join(columns) + " |"]
+        lines.append("| --- " * (len(columns) + 2) + "|")
         for value, m in segments["values"].items():
-            lines.append(f"| {value} | {m['n']} | {_fmt(m['accuracy'])} | {_fmt(m['f1'])} | {_fmt(m['roc_auc'])} |")
+            lines.append(f"| {value} | {m['n']} | " + " | ".join(_fmt(m[c]) for c in columns) + " |")
     lines += [
         "",
         "## Training curve",

@@ -1,4 +1,4 @@
-"""Classification metrics in plain numpy (no scikit-learn in CI or in slim images).
+"""Classification and regression metrics in plain numpy (no scikit-learn in CI or in slim images).
 
 Binary tasks report precision/recall/F1 of the positive class and its ROC-AUC; multiclass
 tasks report macro averages and one-vs-rest macro ROC-AUC.
@@ -85,3 +85,17 @@ def classification_metrics(
 def log_loss(y_true: np.ndarray, probabilities: np.ndarray) -> float:
     p = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1.0)
     return float(-np.log(p).mean())
+
+
+def regression_metrics(y_true: np.ndarray, prediction: np.ndarray) -> Dict[str, object]:
+    """Mean absolute error, root mean squared error and R² (None when the label is constant)."""
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(prediction, dtype=np.float64).reshape(-1)
+    error = p - y
+    total = float(((y - y.mean()) ** 2).sum()) if y.size else 0.0
+    return {
+        "mae": float(np.abs(error).mean()) if y.size else 0.0,
+        "rmse": float(np.sqrt((error**2).mean())) if y.size else 0.0,
+        "r2": 1.0 - float((error**2).sum()) / total if total > 0 else None,
+        "n": int(y.size),
+    }

@@ -24,7 +24,7 @@ OBJECTIVE_METRICS: Dict[str, Dict[str, object]] = {
     "mae": {"better": "lower", "parameter": None, "task": "regression", "range": [0, sys.float_info.max]},
     "rmse": {"better": "lower", "parameter": None, "task": "regression", "range": [0, sys.float_info.max]},
 }
-DEFAULT_METRIC = "f1"
+DEFAULT_METRIC = {"classification": "f1", "regression": "rmse"}
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,10 @@ def _number(name: str, raw: str) -> Optional[float]:
     return value
 
 
-def objective_from(hp: Hyperparameters, binary: bool) -> Objective:
-    """The objective of the hyperparameters, checked like the team file checks it."""
-    metric = hp.objective_metric or DEFAULT_METRIC
+def objective_from(hp: Hyperparameters, task: str) -> Objective:
+    """The objective of the hyperparameters for a `binary`, `multiclass` or `regression` task,
+    checked like the team file checks it."""
+    metric = hp.objective_metric or DEFAULT_METRIC["regression" if task == "regression" else "classification"]
     if metric not in OBJECTIVE_METRICS:
         raise ValueError(
             f"hyperparameter 'objective_metric': unknown metric {metric!r}: use one of {', '.join(OBJECTIVE_METRICS)}"
@@ -85,12 +86,10 @@ def objective_from(hp: Hyperparameters, binary: bool) -> Objective:
     lo, hi = spec["range"]  # type: ignore[misc]
     if target is not None and not lo <= target <= hi:
         raise ValueError(f"hyperparameter 'objective_target': must be in [{lo}, {hi}] for {metric}, got {target:g}")
-    if spec["task"] == "regression":
-        raise ValueError(
-            f"hyperparameter 'objective_metric': {metric} is a regression metric; the reference trainer trains "
-            "classifiers (use roc_auc, f1, accuracy, precision_at_recall or recall_at_precision)"
-        )
-    if spec["task"] == "binary" and not binary:
+    if (spec["task"] == "regression") != (task == "regression"):
+        wanted = "a numeric label (task regression)" if spec["task"] == "regression" else "a classification label"
+        raise ValueError(f"hyperparameter 'objective_metric': {metric} needs {wanted}; this is a {task} task")
+    if spec["task"] == "binary" and task != "binary":
         raise ValueError(f"hyperparameter 'objective_metric': {metric} needs a binary label (this one has more classes)")
     return Objective(metric, parameter, target, default=not hp.objective_metric)
 

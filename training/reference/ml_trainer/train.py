@@ -20,8 +20,9 @@ from . import baselines, evaluation, export, objectives, preprocess
 from .baselines import Predictor
 from .contract import Hyperparameters, Paths, load_hyperparameters, resolve_paths
 from .data import DataCheckError, Schema, Table, check_table, load_schema, parse_table, read_channel, stratified_split
-from .metrics import classification_metrics, predict_labels
+from .metrics import classification_metrics, predict_labels, regression_metrics
 from .model import TrainResult, class_weights, evaluate, train
+from .target import Target
 
 
 GOLDEN_ATOL = 1e-5
@@ -52,51 +53,58 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
     full = check_table("train", parse_table("train", header, rows, schema), schema, hp, is_train=True)
     log(f"train channel: {full.n} rows, {len(schema.features)} features, label '{schema.label}'")
 
-    labels: List[str] = schema.labels or sorted(set(full.columns[schema.label]))
+    regression = schema.regression
+    labels: List[str] = [] if regression else schema.labels or sorted(set(full.columns[schema.label]))
     binary = len(labels) == 2
     positive_label = (schema.positive_label or labels[-1]) if binary else None
     if positive_label is not None and positive_label not in labels:
         raise DataCheckError(f"positive_label {positive_label!r} is not one of the labels {labels}")
     positive_index = labels.index(positive_label) if positive_label is not None else None
+    task = "regression" if regression else "binary" if binary else "multiclass"
 
     fractions = []
     if "validation" not in paths.channels:
         fractions.append(hp.val_fraction)
     if "test" not in paths.channels:
         fractions.append(hp.test_fraction)
-    parts = stratified_split(full.columns[schema.label], fractions, hp.seed)
+    parts = stratified_split(Target(schema.label, labels).split_key(full), fractions, hp.seed)
     train_table = full.take(parts[0])
     rest = iter(parts[1:])
     val_table = _load_channel("validation", paths, schema, hp) if "validation" in paths.channels else full.take(next(rest))
     test_table = _load_channel("test", paths, schema, hp) if "test" in paths.channels else full.take(next(rest))
-    log(f"split: train={train_table.n} validation={val_table.n} test={test_table.n} (stratified on '{schema.label}')")
+    how = "random" if regression else f"stratified on '{schema.label}'"
+    log(f"split: train={train_table.n} validation={val_table.n} test={test_table.n} ({how})")
 
     features = preprocess.fit(train_table, schema)  # training split only: no leakage
-    label_index = {label: i for i, label in enumerate(labels)}
+    target = Target.fit(schema.label, labels, train_table)
 
-    def tensors(table: Table, channel: str):
-        x = torch.from_numpy(preprocess.transform(table, features, channel))
-        y = torch.tensor([label_index[v] for v in table.columns[schema.label]], dtype=torch.long)
-        return x, y
+    def x_of(table: Table, channel: str) -> torch.Tensor:
+        return torch.from_numpy(preprocess.transform(table, features, channel))
 
-    x_train, y_train = tensors(train_table, "train")
-    x_val, y_val = tensors(val_table, "validation")
-    x_test, y_test = tensors(test_table, "test")
+    x_train, x_val, x_test = x_of(train_table, "train"), x_of(val_table, "validation"), x_of(test_table, "test")
+    y_train, y_val = target.tensor(train_table), target.tensor(val_table)
 
-    objective = objectives.objective_from(hp, binary)
-    n_classes = len(labels)
+    objective = objectives.objective_from(hp, task)
+    n_classes = len(labels)  # 0: regression
 
     def fit_all(
-        x_tr: torch.Tensor, y_tr: torch.Tensor, x_v: torch.Tensor, y_v: torch.Tensor, quiet: bool
+        t: Target, x_tr: torch.Tensor, y_tr: torch.Tensor, x_v: torch.Tensor, y_v: torch.Tensor, quiet: bool
     ) -> Tuple[TrainResult, List[Predictor]]:
         """The network and the baselines (network first), each trained on the same rows."""
         fitted = train(
             hp, x_tr, y_tr, x_v, y_v, n_classes, None if quiet else paths.checkpoint_dir, positive_index,
             log=(lambda _: None) if quiet else log,
         )
+        device = torch.device(fitted.device)
         network = Predictor(
-            "model", lambda x: evaluate(fitted.model, torch.from_numpy(x), torch.device(fitted.device)), fitted.seconds, True
+            "model",
+            lambda x: t.unscale(evaluate(fitted.model, torch.from_numpy(x), device, regression=regression)),
+            fitted.seconds,
+            True,
         )
+        if regression:
+            y_raw = t.unscale(y_tr.numpy()).reshape(-1)
+            return fitted, [network, baselines.linear_regression(x_tr.numpy(), y_raw), baselines.mean(y_raw)]
         weights = class_weights(hp, y_tr, n_classes)
         return fitted, [
             network,
@@ -104,9 +112,10 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
             baselines.majority(y_tr.numpy(), n_classes),
         ]
 
-    result, (network, *simple) = fit_all(x_train, y_train, x_val, y_val, quiet=False)
+    result, (network, *simple) = fit_all(target, x_train, y_train, x_val, y_val, quiet=False)
     model = result.model
-    x_val_np, y_val_np, x_test_np, y_test_np = x_val.numpy(), y_val.numpy(), x_test.numpy(), y_test.numpy()
+    x_val_np, x_test_np = x_val.numpy(), x_test.numpy()
+    y_val_np, y_test_np = target.values(val_table), target.values(test_table)
 
     def judge(p: Predictor) -> evaluation.Assessment:
         return evaluation.assess(objective, p.predict, x_val_np, y_val_np, x_test_np, y_test_np, positive_index, p.tune_threshold)
@@ -144,6 +153,9 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
         per_segment = {}
         for value in sorted({v for v in segment_values if v is not None}, key=str):
             mask = np.array([v == value for v in segment_values])
+            if regression:
+                per_segment[str(value)] = regression_metrics(y_test_np[mask], test_probabilities[mask])
+                continue
             m = classification_metrics(y_test_np[mask], test_probabilities[mask], positive_index, threshold)
             per_segment[str(value)] = {k: m[k] for k in ("accuracy", "precision", "recall", "f1", "roc_auc", "n")}
         metrics["segments"] = {"column": schema.segment_column, "values": per_segment}
@@ -152,13 +164,15 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
     )
     if hp.cv_folds:
         metrics["cv"] = evaluation.cross_validate(
-            hp, objective, train_table, val_table, schema, labels, positive_index,
-            lambda *tensors: fit_all(*tensors, quiet=True)[1][:2], log,
+            hp, objective, train_table, val_table, schema, target, positive_index,
+            lambda *fold: fit_all(*fold, quiet=True)[1][:2], log,
         )
     log(
         " ".join(
             f"test_{k}={test_metrics[k]:.6f}"
-            for k in dict.fromkeys(("accuracy", "precision", "recall", "f1", "roc_auc", objective.metric))
+            for k in dict.fromkeys(
+                ("mae", "rmse", "r2") if regression else ("accuracy", "precision", "recall", "f1", "roc_auc", objective.metric)
+            )
             if test_metrics[k] is not None
         )
     )
@@ -172,15 +186,18 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
 
     os.makedirs(paths.model_dir, exist_ok=True)
     onnx_path = os.path.join(paths.model_dir, "model.onnx")
-    exported = export.export_onnx(model, x_train.shape[1], onnx_path)
+    exported = export.export_onnx(model, x_train.shape[1], onnx_path, (target.mean, target.std) if regression else None)
     sha256 = export.sha256_file(onnx_path)
 
     def predict(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return exported(torch.from_numpy(x)).numpy()
 
-    train_probabilities = predict(x_train.numpy())
-    tracked = train_probabilities[:, positive_index] if positive_index is not None else train_probabilities.max(axis=1)
+    train_outputs = predict(x_train.numpy())
+    if regression:
+        tracked = train_outputs[:, 0]
+    else:
+        tracked = train_outputs[:, positive_index] if positive_index is not None else train_outputs.max(axis=1)
 
     test_rows = [test_table.row(i) for i in range(test_table.n)]
     around_threshold = (
@@ -191,17 +208,19 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
     instances = export.golden_instances(test_rows, features, hp.golden_cases, around_threshold)
     golden_x = preprocess.transform(preprocess.table_from_instances(instances, features), features, "golden")
     golden_y = predict(golden_x)
-    golden_labels = predict_labels(golden_y, positive_index, threshold)
+    golden_labels = [] if regression else [labels[int(i)] for i in predict_labels(golden_y, positive_index, threshold)]
+    # float32 rounding grows with the value: a regression output gets the same relative tolerance.
+    atol = GOLDEN_ATOL * max(1.0, float(np.abs(golden_y).max())) if regression else GOLDEN_ATOL
     golden = {
-        "atol": GOLDEN_ATOL,
+        "atol": atol,
         "cases": [
             {
                 "instance": inst,
                 "features": [float(v) for v in gx],
                 "output": [float(v) for v in gy],
-                "label": labels[int(gl)],
+                **({"label": golden_labels[i]} if golden_labels else {}),
             }
-            for inst, gx, gy, gl in zip(instances, golden_x, golden_y, golden_labels)
+            for i, (inst, gx, gy) in enumerate(zip(instances, golden_x, golden_y))
         ],
     }
 
@@ -215,13 +234,13 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
         "version": hp.version or export.make_version(sha256, now),
         "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "framework": {"name": "pytorch", "version": torch.__version__.split("+")[0], "onnx_opset": export.ONNX_OPSET},
-        "task": "binary_classification" if binary else "multiclass_classification",
+        "task": "regression" if regression else "binary_classification" if binary else "multiclass_classification",
         "model": {
             "file": "model.onnx",
             "sha256": sha256,
             "input_name": "input",
             "input_dim": int(x_train.shape[1]),
-            "output_name": "probabilities",
+            "output_name": "prediction" if regression else "probabilities",
         },
         "features": features,
         "output": output,

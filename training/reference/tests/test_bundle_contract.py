@@ -70,6 +70,10 @@ def run_onnx_numpy(model, x):
             y = args[0] @ args[1]
         elif node.op_type == "Add":
             y = args[0] + args[1]
+        elif node.op_type == "Constant":
+            y = numpy_helper.to_array(attrs["value"])
+        elif node.op_type == "Mul":
+            y = args[0] * args[1]
         elif node.op_type == "Relu":
             y = np.maximum(args[0], 0)
         elif node.op_type == "Softmax":

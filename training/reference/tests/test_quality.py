@@ -78,9 +78,9 @@ class ThresholdSearchTest(unittest.TestCase):
 
 
 class ObjectiveHyperparametersTest(unittest.TestCase):
-    def check(self, message, binary=True, **hp):
+    def check(self, message, task="binary", **hp):
         with self.assertRaises(ValueError) as caught:
-            objective_from(Hyperparameters(**hp), binary)
+            objective_from(Hyperparameters(**hp), task)
         self.assertEqual(str(caught.exception), message)
 
     def test_fails_naming_the_field(self):
@@ -105,12 +105,21 @@ class ObjectiveHyperparametersTest(unittest.TestCase):
         self.check("hyperparameter 'objective_target' must be a number, got 'high'", objective_target="high")
         self.check(
             "hyperparameter 'objective_metric': precision_at_recall needs a binary label (this one has more classes)",
-            binary=False, objective_metric="precision_at_recall", objective_parameter="0.9",
+            task="multiclass", objective_metric="precision_at_recall", objective_parameter="0.9",
+        )
+        self.check(
+            "hyperparameter 'objective_metric': rmse needs a numeric label (task regression); this is a binary task",
+            objective_metric="rmse",
+        )
+        self.check(
+            "hyperparameter 'objective_metric': f1 needs a classification label; this is a regression task",
+            task="regression", objective_metric="f1",
         )
 
     def test_the_default_objective_is_f1_without_a_target(self):
-        objective = objective_from(Hyperparameters(), binary=True)
+        objective = objective_from(Hyperparameters(), "binary")
         self.assertEqual((objective.metric, objective.parameter, objective.target, objective.default), ("f1", None, None, True))
+        self.assertEqual(objective_from(Hyperparameters(), "regression").metric, "rmse")
 
 
 def split_test_labels(root, seed=42):
