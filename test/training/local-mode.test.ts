@@ -230,6 +230,80 @@ describe('npm run train -- --mode local with a precision_at_recall objective', (
   });
 });
 
+describe('npm run train -- --mode local on a numeric label (regression)', () => {
+  let bundle: string;
+  let code: number;
+  beforeAll(async () => {
+    // GIVEN a data set whose label is a number: a linear function of the features plus noise
+    const dir = tempDir('regression-data-');
+    const rows = ['usage,seats,plan,spend'];
+    for (let i = 0; i < 800; i++) {
+      const usage = (i * 37) % 100;
+      const seats = 1 + ((i * 13) % 20);
+      const plan = ['basic', 'pro', 'enterprise'][i % 3];
+      const noise = Math.sin(i * 12.9898) * 2;
+      const spend =
+        10 + 0.5 * usage + 3 * seats + { basic: 0, pro: 15, enterprise: 40 }[plan]! + noise;
+      rows.push(`${usage},${seats},${plan},${spend.toFixed(3)}`);
+    }
+    writeFileSync(path.join(dir, 'train.csv'), rows.join('\n'));
+    writeFileSync(
+      path.join(dir, 'schema.json'),
+      JSON.stringify({ name: 'spend', label: 'spend', task: 'regression', features: [] }),
+    );
+    const runtime = recordingRuntime({ TRAINER_PYTHON: python });
+    // WHEN
+    code = await main(
+      [
+        '--data',
+        dir,
+        '--out',
+        path.join(dir, 'work'),
+        '--objective-metric',
+        'mae',
+        '--objective-target',
+        '5',
+      ],
+      runtime,
+    );
+    bundle = runtime.out[runtime.out.length - 1];
+  });
+  afterAll(() => removeTempDirs());
+
+  test('compares the regressor with the mean and a linear regression, lower is better', () => {
+    expect(code).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
+    expect(manifest.task).toBe('regression');
+    expect(Object.keys(manifest.metrics.baselines)).toEqual(['linear_regression', 'mean']);
+    const { verdict } = manifest.metrics;
+    expect(verdict.value).toBe(manifest.metrics.test.mae);
+    expect(verdict.target_met).toBe(manifest.metrics.test.mae <= 5);
+    expect(verdict.margin).toBeCloseTo(verdict.best_baseline_value - verdict.value, 12);
+  });
+
+  test('the inference service serves the regression bundle: predictions equal the golden outputs', async () => {
+    const golden = JSON.parse(readFileSync(path.join(bundle, 'golden.json'), 'utf8')) as {
+      atol: number;
+      cases: { instance: Record<string, unknown>; output: number[] }[];
+    };
+    const server = await startService(bundle);
+    try {
+      const response = await fetch(`${server.url}/v1/models/spend:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: golden.cases.map((c) => c.instance) }),
+      });
+      const body = (await response.json()) as { predictions: { value: number }[] };
+      expect(response.status).toBe(200);
+      golden.cases.forEach((c, i) =>
+        expect(Math.abs(body.predictions[i].value - c.output[0])).toBeLessThanOrEqual(golden.atol),
+      );
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
 describe('local mode failures', () => {
   afterAll(() => removeTempDirs());
 

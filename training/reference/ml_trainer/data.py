@@ -176,35 +176,20 @@ def parse_table(channel: str, header: List[str], rows: List[List[str]], schema: 
             spec.type = "numeric" if present and all(_is_number(v) for v in present) else "categorical"
             spec.required = len(present) == len(raw)
         if spec.type == "numeric":
-            values = np.empty(len(raw), dtype=np.float64)
-            for i, v in enumerate(raw):
-                if v == "":
-                    values[i] = math.nan
-                    continue
-                try:
-                    values[i] = float(v)
-                except ValueError:
-                    raise DataCheckError(
-                        f"column '{spec.name}' is numeric but has non-numeric value {v!r} "
-                        f"(channel '{channel}', data row {i + 1})"
-                    ) from None
-                if not math.isfinite(values[i]):
-                    raise DataCheckError(
-                        f"column '{spec.name}' has non-finite value {v!r} (channel '{channel}', data row {i + 1})"
-                    )
-            table.columns[spec.name] = values
+            table.columns[spec.name] = _numbers(channel, f"column '{spec.name}'", "numeric", raw)
         else:
             table.columns[spec.name] = [v if v != "" else None for v in raw]
     if schema.regression and schema.label not in table.columns:
-        table.columns[schema.label] = _numeric_label(channel, schema.label, [row[position[schema.label]].strip() for row in rows])
+        raw_label = [row[position[schema.label]].strip() for row in rows]
+        table.columns[schema.label] = _numbers(channel, f"label column '{schema.label}'", "numeric (task regression)", raw_label)
     for extra in (schema.label, schema.segment_column):
         if extra and extra not in table.columns:
             table.columns[extra] = [row[position[extra]].strip() or None for row in rows]
     return table
 
 
-def _numeric_label(channel: str, name: str, raw: List[str]) -> np.ndarray:
-    """A regression label: finite numbers, NaN where missing (the checks reject those)."""
+def _numbers(channel: str, column: str, kind: str, raw: List[str]) -> np.ndarray:
+    """Finite numbers, NaN where missing; the first bad value fails naming the column and row."""
     values = np.full(len(raw), math.nan)
     for i, v in enumerate(raw):
         if v == "":
@@ -213,11 +198,10 @@ def _numeric_label(channel: str, name: str, raw: List[str]) -> np.ndarray:
             values[i] = float(v)
         except ValueError:
             raise DataCheckError(
-                f"label column '{name}' is numeric (task regression) but has non-numeric value {v!r} "
-                f"(channel '{channel}', data row {i + 1})"
+                f"{column} is {kind} but has non-numeric value {v!r} (channel '{channel}', data row {i + 1})"
             ) from None
         if not math.isfinite(values[i]):
-            raise DataCheckError(f"label column '{name}' has non-finite value {v!r} (channel '{channel}', data row {i + 1})")
+            raise DataCheckError(f"{column} has non-finite value {v!r} (channel '{channel}', data row {i + 1})")
     return values
 
 

@@ -291,7 +291,7 @@ def _verdict_line(objective: Objective, verdict: Dict[str, object]) -> str:
         margin = float(verdict["margin"])  # type: ignore[arg-type]
         baseline = (
             f"{'beats' if margin > 0 else '**does not beat**'} the best baseline ({verdict['best_baseline']}, "
-            f"{_fmt(verdict['best_baseline_value'])}) by {margin:+.4f}"
+            f"{_fmt(verdict['best_baseline_value'])}): margin {margin:+.4f}"
         )
     return f"Test {objective.describe()}: {_fmt(verdict['value'])}; {target}; the model {baseline}."  # type: ignore[arg-type]
 
@@ -331,7 +331,7 @@ def model_card(manifest: Dict[str, object], hp: Dict[str, object], extra: Dict[s
         "",
         "Every column is trained on the same training split, its threshold (binary labels) chosen on the same "
         "validation split, and measured on the same test rows. Times are measured on the training "
-        "machine with PyTorch (the whole test split as one batch).",
+        "machine (the whole test split as one batch).",
         "",
         *_comparison(metrics, objective, threshold),  # type: ignore[arg-type]
     ]
