@@ -99,6 +99,7 @@ export class TeamStack extends MlStack {
       maxRuntime: Duration.hours(config.training.maxRuntimeHours),
       maxVcpus: config.training.maxVcpus,
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
+      objective: config.training.objective,
     });
 
     // Serving: the AWS side here (pod role, API keys, image), the Kubernetes side from the

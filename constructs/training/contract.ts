@@ -1,3 +1,5 @@
+import { objectiveIssues, type Objective } from '../../serving/src/bundle/quality';
+
 /**
  * The training contract with the infrastructure: SSM parameters under
  * `/ml-platform/<team>/<stage>/training/`, created by the team's training stack and read
@@ -23,5 +25,35 @@ export const TRAINING_PARAMETERS = {
   'batch/job-queue': 'AWS Batch GPU job queue (name or ARN) for --mode ec2',
   'batch/job-definition': 'AWS Batch job definition (name, name:revision or ARN) for --mode ec2',
   'model-package-group': 'SageMaker model package group (the model registry) of the team',
+  objective:
+    'optional JSON {"metric", "parameter"?, "target"}: training.objective of the team file, passed to the trainer',
 } as const;
 export type TrainingParameter = keyof typeof TRAINING_PARAMETERS;
+
+/** The `objective` parameter's value: JSON with the keys in a fixed order (deterministic synth). */
+export function encodeObjective(objective: Objective): string {
+  const { metric, parameter, target } = objective;
+  return JSON.stringify({ metric, ...(parameter !== undefined ? { parameter } : {}), target });
+}
+
+/** Reads the `objective` parameter's value back; throws an Error saying what is wrong. */
+export function decodeObjective(raw: string): Objective {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error('is not valid JSON');
+  }
+  const o = value as Record<string, unknown>;
+  const numberOrUndefined = (v: unknown) => (v === undefined || typeof v === 'number' ? v : NaN);
+  if (typeof o !== 'object' || o === null || typeof o.metric !== 'string')
+    throw new Error('must be a JSON object with a "metric"');
+  const objective = {
+    metric: o.metric,
+    parameter: numberOrUndefined(o.parameter) as number | undefined,
+    target: numberOrUndefined(o.target) as number | undefined,
+  };
+  const issues = objectiveIssues(objective);
+  if (issues.length > 0) throw new Error(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+  return objective as Objective;
+}

@@ -10,8 +10,9 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
+import type { Objective } from '../../serving/src/bundle/quality';
 import { allowLogsToUseKey } from '../private/logs-key';
-import { TRAINING_PARAMETERS, type TrainingParameter } from './contract';
+import { encodeObjective, TRAINING_PARAMETERS, type TrainingParameter } from './contract';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -74,6 +75,12 @@ export interface TrainingInfraProps {
    * @default - `parameterPath`, e.g. `/ml-platform/fraud/prod/training`
    */
   readonly logGroupName?: string;
+  /**
+   * The team's success metric and target, published as the `objective` parameter for the
+   * launcher to pass to the trainer.
+   * @default - no parameter: the trainer's default objective (f1, no target)
+   */
+  readonly objective?: Objective;
 }
 
 /**
@@ -297,6 +304,7 @@ export class TrainingInfra extends Construct {
       'max-runtime-seconds': String(maxRuntime.toSeconds()),
       spot: String(spot),
       'model-package-group': props.modelPackageGroupName,
+      ...(props.objective ? { objective: encodeObjective(props.objective) } : {}),
     };
     for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {

@@ -1,3 +1,4 @@
+import type { Objective } from '../../serving/src/bundle/quality';
 import type { Stage, TeamFile } from './schema';
 
 /** A team environment with every default applied: what stacks and constructs receive. */
@@ -39,6 +40,8 @@ export interface TeamConfig {
     readonly maxVcpus: number;
     readonly retrainSchedule?: string;
     readonly promotionMargin: number;
+    /** Unset: the trainer's default objective (f1, no target). */
+    readonly objective?: Objective;
   };
   /** The shared EKS cluster as this team asks for it (see `derivePlatforms`). */
   readonly cluster: {
@@ -184,6 +187,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       maxVcpus: file.training?.maxVcpus ?? 64,
       retrainSchedule: file.training?.retrainSchedule,
       promotionMargin: file.training?.promotionMargin ?? 0.005,
+      objective: file.training?.objective as Objective | undefined,
     },
     cluster: {
       endpointPublicCidrs: file.cluster?.endpointPublicCidrs ?? [],

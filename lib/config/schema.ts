@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
+import { objectiveIssues } from '../../serving/src/bundle/quality';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -58,6 +59,26 @@ export const networkSchema = z.strictObject({
   natGateways: z.number().int().min(0).max(6).optional(),
 });
 
+/**
+ * The team's success metric (guide, phase 1.3): the trainer chooses the decision threshold for
+ * it, compares the model with its baselines on it and records whether the target was met.
+ * Metric names, parameters and ranges: serving/src/bundle/quality.ts.
+ */
+export const objectiveSchema = z
+  .strictObject({
+    /** roc_auc, f1, precision_at_recall, recall_at_precision, accuracy, mae or rmse. */
+    metric: z.string({ error: required('must be a metric name, like precision_at_recall') }),
+    /** The recall (precision_at_recall) or precision (recall_at_precision) floor, in (0, 1]. */
+    parameter: z.number().optional(),
+    /** The value the model must reach on the test split. */
+    target: z.number({ error: required('must be a number: the value the model must reach') }),
+  })
+  .superRefine((objective, ctx) => {
+    for (const issue of objectiveIssues(objective)) {
+      ctx.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
+    }
+  });
+
 export const trainingSchema = z.strictObject({
   /** Where training runs by default: SageMaker managed training or AWS Batch on EC2 GPUs. */
   platform: z.enum(['sagemaker', 'ec2']).optional(),
@@ -76,6 +97,8 @@ export const trainingSchema = z.strictObject({
   retrainSchedule: z.string().min(1).optional(),
   /** A candidate is promoted only if its metric beats production by at least this much. */
   promotionMargin: z.number().min(0).max(1).optional(),
+  /** The success metric and its target; unset: the trainer's default (f1, no target). */
+  objective: objectiveSchema.optional(),
 });
 
 const ipv4Cidr = z

@@ -4,6 +4,7 @@ import { PlatformNetwork } from '../../constructs/network';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { DataLake } from '../../constructs/data-lake';
 import { TrainingInfra, type TrainingInfraProps } from '../../constructs/training';
+import { decodeObjective, encodeObjective } from '../../constructs/training/contract';
 import { addSecurityChecks } from '../../lib/nag';
 import { testApp } from '../helpers/teams';
 
@@ -225,6 +226,25 @@ describe('TrainingInfra', () => {
       Name: `${PATH}/max-runtime-seconds`,
       Value: '7200',
     });
+  });
+
+  test('publishes the team objective as JSON for the launcher, and no parameter without one', () => {
+    // GIVEN a team objective
+    const objective = { metric: 'precision_at_recall', parameter: 0.9, target: 0.85 } as const;
+    // WHEN
+    const withObjective = synth({ objective }).template;
+    // THEN the parameter holds it, in the contract's encoding
+    withObjective.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: `${PATH}/objective`,
+      Type: 'String',
+      Value: '{"metric":"precision_at_recall","parameter":0.9,"target":0.85}',
+    });
+    expect(decodeObjective(encodeObjective(objective))).toEqual(objective);
+    expect(
+      Object.values(template.findResources('AWS::SSM::Parameter')).map(
+        (r) => r.Properties.Name as string,
+      ),
+    ).not.toContain(`${PATH}/objective`);
   });
 
   test('is cdk-nag clean', () => {

@@ -6,7 +6,8 @@ import * as readline from 'node:readline';
 import { JobFailedError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
-import { copyChannel, parseHyperparameters, resolveChannels } from '../lib/dataset';
+import { copyChannel, resolveChannels } from '../lib/dataset';
+import { trainerHyperparameters } from '../lib/hyperparameters';
 import { REFERENCE_DIR } from '../lib/paths';
 import { findPython } from '../lib/python';
 import { packDirectory } from '../lib/tarball';
@@ -16,7 +17,7 @@ import { packDirectory } from '../lib/tarball';
  * run with a python that has PyTorch, and model.tar.gz packed the way SageMaker packs it.
  */
 export async function trainLocal(options: Options, runtime: Runtime): Promise<void> {
-  const hyperparameters = parseHyperparameters(options.hp);
+  const hyperparameters = trainerHyperparameters(options);
   const { python, torchVersion } = findPython(options.python);
   const work = options.out
     ? path.resolve(options.out)

@@ -1,7 +1,8 @@
 import { GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
 import { StackNotDeployedError, UnknownTeamError, UsageError } from '../cli/errors';
 import { aws } from './aws';
-import type { TrainingParameter } from '../../../constructs/training/contract';
+import { decodeObjective, type TrainingParameter } from '../../../constructs/training/contract';
+import type { Objective } from '../../../serving/src/bundle/quality';
 import { PARAMETER_ROOT, trainingParameterPath } from '../../../lib/naming';
 
 /** A parameter of the training contract (constructs/training/contract.ts). */
@@ -52,6 +53,8 @@ export interface TrainingPlatform {
   readonly metricDefinitions?: { Name: string; Regex: string }[];
   readonly batchJobQueue: string;
   readonly batchJobDefinition: string;
+  /** The team file's training.objective; undefined: the trainer's default. */
+  readonly objective?: Objective;
 }
 
 export function parameterPrefix(team: string, stage: string): string {
@@ -147,6 +150,14 @@ export async function loadPlatform(
       );
     }
   }
+  let objective: Objective | undefined;
+  if (values.has('objective')) {
+    try {
+      objective = decodeObjective(get('objective'));
+    } catch (err) {
+      throw new StackNotDeployedError(`SSM parameter ${prefix}objective ${(err as Error).message}`);
+    }
+  }
   return {
     team,
     stage,
@@ -171,5 +182,6 @@ export async function loadPlatform(
     metricDefinitions,
     batchJobQueue: get('batch/job-queue'),
     batchJobDefinition: get('batch/job-definition'),
+    objective,
   };
 }
