@@ -1,7 +1,7 @@
 import { fullDiff, ResourceImpact, type ResourceDifference } from '@aws-cdk/cloudformation-diff';
 import type { StackArtifact, Template } from './assembly';
-import { fieldChanges, type FieldChange } from './fields';
-import { HELM_CHART, KUBERNETES_RESOURCE } from './kubernetes';
+import { fieldChanges, isObject, type FieldChange } from './fields';
+import { HELM_CHART, KUBERNETES_RESOURCE, parseJsonProperty } from './kubernetes';
 
 /**
  * Resource types whose replacement or deletion loses data or breaks every workload on it:
@@ -90,7 +90,7 @@ export function diffCloudFormation(
     const r = resourceChange(logicalId, change, base, head);
     if (r) resources.push(r);
   });
-  resources.sort((a, b) => a.logicalId.localeCompare(b.logicalId));
+  resources.sort((a, b) => a.logicalId.localeCompare(b.logicalId, 'en', { numeric: true }));
 
   const iam: IamStatementChange[] = [];
   for (const [change, list] of [
@@ -193,8 +193,8 @@ function resourceChange(
   }
   const elsewhere = SHOWN_ELSEWHERE[type];
   const fields = fieldChanges(
-    stripShownElsewhere(change.oldValue, elsewhere),
-    stripShownElsewhere(change.newValue, elsewhere),
+    joinsAsText(stripShownElsewhere(change.oldValue, elsewhere)),
+    joinsAsText(stripShownElsewhere(change.newValue, elsewhere)),
   ).filter((f) => f.path !== 'Metadata.aws:cdk:path');
   const replacedBy: string[] = [];
   for (const [name, prop] of Object.entries(change.propertyUpdates)) {
@@ -218,6 +218,18 @@ function resourceChange(
     ...(shownBelow ? { shownBelow: elsewhere } : {}),
     fields,
   };
+}
+
+/**
+ * An `Fn::Join` (a dashboard body, a policy document built around references) compares as the
+ * text it renders to, parsed when that text is JSON: a change then shows as the field that
+ * changed, not as the index of a join part.
+ */
+function joinsAsText(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(joinsAsText);
+  if (!isObject(value)) return value;
+  if (Object.keys(value).length === 1 && 'Fn::Join' in value) return parseJsonProperty(value);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, joinsAsText(v)]));
 }
 
 function stripShownElsewhere(resource: unknown, property: string | undefined): unknown {

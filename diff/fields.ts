@@ -61,6 +61,37 @@ export function formatValue(value: unknown, max = 80): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/**
+ * Both sides of a change, cut to what differs: two long strings lose their common start and
+ * end (kept as `…`) so the changed part is what shows.
+ */
+export function formatPair(from: unknown, to: unknown, max = 80): [string, string] {
+  if (
+    typeof from !== 'string' ||
+    typeof to !== 'string' ||
+    (from.length <= max && to.length <= max)
+  ) {
+    return [formatValue(from, max), formatValue(to, max)];
+  }
+  let start = 0;
+  while (start < from.length && start < to.length && from[start] === to[start]) start++;
+  let end = 0;
+  while (
+    end < from.length - start &&
+    end < to.length - start &&
+    from[from.length - 1 - end] === to[to.length - 1 - end]
+  ) {
+    end++;
+  }
+  const context = 20;
+  const cut = (s: string) => {
+    const a = Math.max(0, start - context);
+    const b = Math.min(s.length, s.length - end + context);
+    return `${a > 0 ? '…' : ''}${s.slice(a, b)}${b < s.length ? '…' : ''}`;
+  };
+  return [formatValue(cut(from), max), formatValue(cut(to), max)];
+}
+
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) {

@@ -75,8 +75,8 @@ export async function runDiff(argv: string[], io: Io): Promise<number> {
       if (!args['base-out'] || !args['head-out']) {
         throw new DiffError('diff', 'diff: --base-out and --head-out go together');
       }
-      base = load(args['base-out'], 'base');
-      head = load(args['head-out'], 'head');
+      base = load(path.resolve(io.cwd, args['base-out']), 'base');
+      head = load(path.resolve(io.cwd, args['head-out']), 'head');
       sides = { base: args['base-out'], head: args['head-out'] };
       timing = '';
     } else {
@@ -133,13 +133,25 @@ async function synthesizeBoth(
       await f();
       return seconds(t);
     };
+    // Both sides at once; when one fails, the other is stopped and the first failure reported.
+    const stop = new AbortController();
+    let firstFailure: unknown;
+    const side = (f: (signal: AbortSignal) => Promise<void>) =>
+      time(() => f(stop.signal)).catch((err: unknown) => {
+        if (!stop.signal.aborted) {
+          firstFailure = err;
+          stop.abort();
+        }
+        return NaN;
+      });
     const start = process.hrtime.bigint();
     const [baseSeconds, headSeconds] = await Promise.all([
-      time(() =>
-        synthesize(worktree.projectDir, path.join(out, 'base'), context, 'base', baseLabel),
+      side((s) =>
+        synthesize(worktree.projectDir, path.join(out, 'base'), context, 'base', baseLabel, s),
       ),
-      time(() => synthesize(cwd, path.join(out, 'head'), context, 'head', headLabel)),
+      side((s) => synthesize(cwd, path.join(out, 'head'), context, 'head', headLabel, s)),
     ]);
+    if (firstFailure !== undefined) throw firstFailure;
     const both = seconds(start);
     return {
       base: load(path.join(out, 'base'), 'base'),

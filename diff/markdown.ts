@@ -1,6 +1,6 @@
 import type { CapacityChange } from './capacity';
 import type { ResourceChange } from './cloudformation';
-import { formatValue, type FieldChange } from './fields';
+import { formatPair, formatValue, type FieldChange } from './fields';
 import type { DiffReport, StackDiff, StatefulRisk } from './report';
 
 /** GitHub refuses a comment body longer than this (characters). */
@@ -75,7 +75,7 @@ function summaryLine(r: DiffReport): string {
 }
 
 function statefulLine(x: StatefulRisk): string {
-  const what = `${code(x.stack)} ${code(x.path ?? x.logicalId)} (${x.type})`;
+  const what = `${code(x.stack)} ${code(x.path ? shortPath(x.path) : x.logicalId)} (${x.type})`;
   if (x.change === 'replaced') {
     const cause = x.causes.length > 0 ? `, caused by ${x.causes.map(code).join(', ')}` : '';
     return `- **⚠️ REPLACES ${what}${cause}**`;
@@ -180,17 +180,30 @@ function stackSection(s: StackDiff): Section {
     lines.push('');
   }
   const sec = s.security;
+  // A stack that comes or goes brings all its acknowledgements: a count says it, a list would bury the rest.
+  const wholeStack = s.status !== 'modified';
+  const acks = wholeStack
+    ? [sec.newAcknowledgements, sec.removedAcknowledgements]
+        .filter((list) => list.length > 0)
+        .map(
+          (list) =>
+            `- ${plural(list.length, 'acknowledgement')} ${s.status === 'added' ? 'come with the new stack' : 'go with the stack'}`,
+        )
+    : [
+        ...sec.newAcknowledgements.map(
+          (a) =>
+            `- **new acknowledgement** ${code(a.rule)} on ${code(a.path)}: ${inline(a.reason)}`,
+        ),
+        ...sec.removedAcknowledgements.map(
+          (a) => `- acknowledgement removed: ${code(a.rule)} on ${code(a.path)}`,
+        ),
+      ];
   const secLines = [
     ...sec.newFindings.map(
       (f) => `- **new finding** ${code(f.rule)} on ${code(f.path)}: ${inline(f.description)}`,
     ),
     ...sec.resolvedFindings.map((f) => `- resolved finding ${code(f.rule)} on ${code(f.path)}`),
-    ...sec.newAcknowledgements.map(
-      (a) => `- **new acknowledgement** ${code(a.rule)} on ${code(a.path)}: ${inline(a.reason)}`,
-    ),
-    ...sec.removedAcknowledgements.map(
-      (a) => `- acknowledgement removed: ${code(a.rule)} on ${code(a.path)}`,
-    ),
+    ...acks,
     ...sec.changedReasons.map(
       (a) => `- reason changed for ${code(a.rule)} on ${code(a.path)}: ${inline(a.to)}`,
     ),
@@ -231,7 +244,8 @@ function changeList(name: string, change: string, fields: FieldChange[]): string
 function fieldText(f: FieldChange): string {
   if (f.from === undefined) return `${code(f.path)}: + ${code(formatValue(f.to))}`;
   if (f.to === undefined) return `${code(f.path)}: − ${code(formatValue(f.from))}`;
-  return `${code(f.path)}: ${code(formatValue(f.from))} → ${code(formatValue(f.to))}`;
+  const [from, to] = formatPair(f.from, f.to);
+  return `${code(f.path)}: ${code(from)} → ${code(to)}`;
 }
 
 /** Adds sections while they fit; cuts the first that does not at a line, then lists the rest. */

@@ -35,6 +35,7 @@ export async function synthesize(
   context: Readonly<Record<string, string>>,
   side: 'base' | 'head',
   label: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   const cdkJsonFile = path.join(projectDir, 'cdk.json');
   if (!fs.existsSync(cdkJsonFile)) {
@@ -68,17 +69,29 @@ export async function synthesize(
   }
   fs.mkdirSync(outdir, { recursive: true });
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    // Its own process group, so that an abort ends the app and not only the shell around it.
     const child = spawn(cdkJson.app as string, {
       cwd: projectDir,
       env,
       shell: true,
+      detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    const abort = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+    child.on('close', () => signal?.removeEventListener('abort', abort));
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => resolve({ code: 1, stderr: e.message }));
     child.on('close', (c) => resolve({ code: c, stderr: err }));
   });
+  if (signal?.aborted) throw new DiffError(side, `${side} (${label}): stopped`);
   if (code !== 0 || !fs.existsSync(path.join(outdir, 'manifest.json'))) {
     throw new DiffError(side, `${side} (${label}): synth failed: ${firstCause(stderr)}`);
   }
