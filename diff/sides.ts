@@ -25,6 +25,13 @@ export class DiffError extends Error {
 const REPORT_VALIDATION_ERRORS = { '@aws-cdk/core:failSynthOnValidationErrors': false };
 
 /**
+ * A diff reads templates, not assets: referencing assets where they are (no copy of the
+ * kubectl layer and image folders into cdk.out) and hashing sources instead of bundling
+ * halves synth time and gives byte-identical templates.
+ */
+const TEMPLATES_ONLY = { 'aws:cdk:disable-asset-staging': true, 'aws:cdk:bundling-stacks': [] };
+
+/**
  * Runs a project's CDK app the way `cdk synth` does (the `app` command and context of its
  * cdk.json, `CDK_OUTDIR`, `CDK_CONTEXT_JSON`), without the CLI and with no AWS credentials:
  * synth of this app is offline by design.
@@ -56,6 +63,7 @@ export async function synthesize(
       ...cdkJson.context,
       ...context,
       ...REPORT_VALIDATION_ERRORS,
+      ...TEMPLATES_ONLY,
     }),
   };
   // Nothing of the machine's AWS identity may leak into a synth that must be offline.
