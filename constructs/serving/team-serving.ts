@@ -130,7 +130,7 @@ export class TeamServing extends Construct {
     const apiKeys = new secretsmanager.Secret(this, 'ApiKeys', {
       description: `API keys of the inference service in ${props.namespace}, one per line`,
       encryptionKey: key,
-      // One random key to start with; teams add lines with put-secret-value (see runbook).
+      // One random key to start with; teams add lines with put-secret-value (docs/runbook.md#rotating-api-keys).
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy,
     });
