@@ -64,6 +64,14 @@ interface ManifestArtifact {
   additionalMetadataFile?: string;
 }
 
+/** Copies what the diff reads of an assembly (its JSON files, not its assets) to `dest`. */
+export function copyAssemblyFiles(source: string, dest: string): void {
+  fs.mkdirSync(dest, { recursive: true });
+  for (const f of fs.readdirSync(source)) {
+    if (f.endsWith('.json')) fs.copyFileSync(path.join(source, f), path.join(dest, f));
+  }
+}
+
 /** Reads a `cdk.out` folder. Throws with the file when it is not a cloud assembly. */
 export function loadAssembly(dir: string): Assembly {
   const manifestFile = path.join(dir, 'manifest.json');

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { copyAssemblyFiles } from '../../diff/assembly';
 import { buildApp, servingTeamConfig } from '../helpers/teams';
 
 /** The team of the fixture assembly: one team stack and its platform stack. */
@@ -20,10 +21,7 @@ export function synthFixture(): string {
 /** Copies the assembly's JSON files (not its assets) into `<root>/<name>`. */
 export function copyAssembly(source: string, root: string, name: string): string {
   const dir = path.join(root, name);
-  fs.mkdirSync(dir, { recursive: true });
-  for (const f of fs.readdirSync(source)) {
-    if (f.endsWith('.json')) fs.copyFileSync(path.join(source, f), path.join(dir, f));
-  }
+  copyAssemblyFiles(source, dir);
   return dir;
 }
 

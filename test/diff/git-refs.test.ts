@@ -1,33 +1,16 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runDiff } from '../../diff/main';
-import { tempRoot } from './assembly-fixtures';
+import { editExampleTeam, tempProjectRepo } from '../helpers/temp-project';
 
 // A temporary git repository holding this project at HEAD, with the example team's file
 // changed in a second commit: the diff synthesizes both commits for real, offline.
-const project = path.join(__dirname, '..', '..');
 let repo: string;
-
-const git = (...args: string[]) =>
-  execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-  }).trim();
+let git: (...args: string[]) => string;
 
 beforeAll(() => {
-  repo = tempRoot('mlp-diff-repo-');
-  const archive = path.join(repo, '..', `${path.basename(repo)}.tar`);
-  execFileSync('git', ['archive', '--format=tar', '-o', archive, 'HEAD'], { cwd: project });
-  execFileSync('tar', ['-xf', archive, '-C', repo]);
-  fs.rmSync(archive);
-  fs.symlinkSync(path.join(project, 'node_modules'), path.join(repo, 'node_modules'), 'dir');
-  git('init', '--quiet', '--initial-branch=main');
-  fs.appendFileSync(path.join(repo, '.git', 'info', 'exclude'), 'node_modules\n');
-  git('add', '-A');
-  git('commit', '--quiet', '-m', 'base');
-  const team = path.join(repo, 'config', 'teams', 'example.yaml');
-  fs.writeFileSync(team, fs.readFileSync(team, 'utf8').replace('maxReplicas: 4', 'maxReplicas: 6'));
+  ({ repo, git } = tempProjectRepo());
+  editExampleTeam(repo, (t) => t.replace('maxReplicas: 4', 'maxReplicas: 6'));
   git('commit', '--quiet', '-am', 'more replicas');
 });
 
@@ -42,6 +25,7 @@ async function diff(...argv: string[]) {
   return { code, stdout, stderr };
 }
 
+let first: string;
 const worktrees = () => git('worktree', 'list').split('\n').length;
 
 test('--base HEAD~1 synthesizes both commits and shows the HPA change; the worktree is removed', async () => {
@@ -64,6 +48,17 @@ test('--base HEAD~1 synthesizes both commits and shows the HPA change; the workt
     /^diff: synthesized base in [\d.]+ s and head in [\d.]+ s \(in parallel: [\d.]+ s\), compared in [\d.]+ s; [\d.]+ s in all\n$/,
   );
   expect(worktrees()).toBe(1);
+  first = stdout;
+});
+
+test('a second run takes the base from the cache and gives the same comment', async () => {
+  const { code, stdout, stderr } = await diff('--base', 'HEAD~1');
+  expect(code).toBe(0);
+  expect(stdout).toBe(first);
+  expect(stderr).toMatch(/^diff: base [0-9a-f]{7} from the cache, synthesized head in [\d.]+ s, /);
+  expect(
+    fs.readdirSync(path.join(repo, 'node_modules', '.cache', 'ml-platform-diff')),
+  ).toHaveLength(1);
 });
 
 test('fails with one line naming the base when the ref is unknown', async () => {
@@ -79,7 +74,7 @@ test('fails with one line naming the working tree when its synth fails, and clea
   const good = fs.readFileSync(team, 'utf8');
   fs.writeFileSync(team, good.replace("account: '111111111111'", "account: '42'"));
   try {
-    const { code, stderr } = await diff('--base', 'HEAD~1');
+    const { code, stderr } = await diff('--base', 'HEAD~1', '--no-cache');
     expect(code).toBe(1);
     expect(stderr).toMatch(
       /^diff: head \(working tree \([0-9a-f]{7} \+ uncommitted changes\)\): synth failed: config\/teams\/example\.yaml:6: account: must be a 12-digit AWS account id, like "123456789012"\n$/,

@@ -161,6 +161,23 @@ describe('npm run diff on fixture pairs', () => {
     expect(markdown).toMatchSnapshot();
   });
 
+  test('a Helm chart version and values change shows per release, field by field', async () => {
+    const { code, markdown } = await diffAfter((head) =>
+      editTemplate(head, PLATFORM_STACK, (r) => {
+        const chart = findResource(r, 'Custom::AWSCDK-EKS-HelmChart', 'Prometheus');
+        const values = JSON.parse(chart.Properties.Values);
+        values.alertmanager.enabled = true;
+        chart.Properties.Values = JSON.stringify(values);
+        chart.Properties.Version = '99.0.0';
+      }),
+    );
+    expect(code).toBe(0);
+    expect(markdown.split('\n')[0]).toContain('1 Helm release');
+    expect(markdown).toMatch(
+      /- ~ `monitoring\/prometheus`\n {2}- `values\.alertmanager\.enabled`: `false` → `true`\n {2}- `version`: `[0-9.]+` → `99\.0\.0`/,
+    );
+  });
+
   test('a team added is a new stack with its resources, objects and capacity', async () => {
     const { code, markdown } = await diffAfter((head) => {
       const manifestFile = path.join(head, 'manifest.json');
