@@ -186,6 +186,8 @@ export async function checkoutBase(
     await git(top, 'worktree', 'prune').catch(() => undefined);
   };
   try {
+    // A run that was killed leaves a registered worktree whose folder is gone: forget those.
+    await git(top, 'worktree', 'prune');
     await git(top, 'worktree', 'add', '--detach', '--quiet', tree, sha);
   } catch (err) {
     await remove();
