@@ -77,7 +77,7 @@ export async function runDiff(argv: string[], io: Io): Promise<number> {
     let timing: string;
     if (args['base-out'] || args['head-out']) {
       if (!args['base-out'] || !args['head-out']) {
-        throw new DiffError('diff', 'diff: --base-out and --head-out go together');
+        throw new DiffError('--base-out and --head-out go together');
       }
       base = load(path.resolve(io.cwd, args['base-out']), 'base');
       head = load(path.resolve(io.cwd, args['head-out']), 'head');
@@ -116,7 +116,7 @@ function load(dir: string, side: 'base' | 'head'): Assembly {
   try {
     return loadAssembly(dir);
   } catch (err) {
-    throw new DiffError(side, `${side}: ${(err as Error).message}`);
+    throw new DiffError(`${side}: ${(err as Error).message}`);
   }
 }
 
@@ -177,7 +177,7 @@ async function synthesizeBoth(
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     if (interrupted) {
-      throw new DiffError('diff', 'interrupted: both synths stopped, the base worktree removed');
+      throw new DiffError('interrupted: both synths stopped, the base worktree removed');
     }
     if (firstFailure !== undefined) throw firstFailure;
     if (worktree && useCache) saveToCache(baseOut, cache);

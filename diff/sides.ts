@@ -6,15 +6,9 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** A failure of one side of the diff: the message is one line that names the side and the cause. */
+/** A failure of the diff: the message is one line that names the side and the cause. */
 export class DiffError extends Error {
-  constructor(
-    readonly side: 'base' | 'head' | 'diff',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'DiffError';
-  }
+  override readonly name = 'DiffError';
 }
 
 /**
@@ -46,13 +40,13 @@ export async function synthesize(
 ): Promise<void> {
   const cdkJsonFile = path.join(projectDir, 'cdk.json');
   if (!fs.existsSync(cdkJsonFile)) {
-    throw new DiffError(side, `${side} (${label}): no cdk.json in ${projectDir}`);
+    throw new DiffError(`${side} (${label}): no cdk.json in ${projectDir}`);
   }
   const cdkJson = JSON.parse(fs.readFileSync(cdkJsonFile, 'utf8')) as {
     app?: string;
     context?: Record<string, unknown>;
   };
-  if (!cdkJson.app) throw new DiffError(side, `${side} (${label}): cdk.json has no "app" command`);
+  if (!cdkJson.app) throw new DiffError(`${side} (${label}): cdk.json has no "app" command`);
   const contextFile = path.join(projectDir, 'cdk.context.json');
   const saved = fs.existsSync(contextFile) ? JSON.parse(fs.readFileSync(contextFile, 'utf8')) : {};
   const env: NodeJS.ProcessEnv = {
@@ -99,9 +93,9 @@ export async function synthesize(
     child.on('error', (e) => resolve({ code: 1, stderr: e.message }));
     child.on('close', (c) => resolve({ code: c, stderr: err }));
   });
-  if (signal?.aborted) throw new DiffError(side, `${side} (${label}): stopped`);
+  if (signal?.aborted) throw new DiffError(`${side} (${label}): stopped`);
   if (code !== 0 || !fs.existsSync(path.join(outdir, 'manifest.json'))) {
-    throw new DiffError(side, `${side} (${label}): synth failed: ${firstCause(stderr)}`);
+    throw new DiffError(`${side} (${label}): synth failed: ${firstCause(stderr)}`);
   }
 }
 
@@ -149,7 +143,6 @@ export async function defaultBase(cwd: string): Promise<string> {
     }
   }
   throw new DiffError(
-    'base',
     'base: no --base given and no main or origin/main to take the merge base with',
   );
 }
@@ -158,7 +151,7 @@ export async function resolveCommit(cwd: string, ref: string): Promise<string> {
   try {
     return await git(cwd, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`);
   } catch {
-    throw new DiffError('base', `base (${ref}): unknown git ref`);
+    throw new DiffError(`base (${ref}): unknown git ref`);
   }
 }
 
@@ -172,7 +165,7 @@ export async function checkoutBase(
   sha: string,
 ): Promise<BaseWorktree> {
   const top = await git(projectDir, 'rev-parse', '--show-toplevel').catch(() => {
-    throw new DiffError('base', `base (${ref}): ${projectDir} is not in a git repository`);
+    throw new DiffError(`base (${ref}): ${projectDir} is not in a git repository`);
   });
   const prefix = await git(projectDir, 'rev-parse', '--show-prefix');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-diff-base-'));
@@ -192,7 +185,7 @@ export async function checkoutBase(
   } catch (err) {
     await remove();
     const cause = firstCause((err as { stderr?: string }).stderr ?? (err as Error).message);
-    throw new DiffError('base', `base (${ref}): cannot check it out in a worktree: ${cause}`);
+    throw new DiffError(`base (${ref}): cannot check it out in a worktree: ${cause}`);
   }
   const baseProject = path.join(tree, prefix);
   try {
@@ -201,7 +194,6 @@ export async function checkoutBase(
   } catch (err) {
     await remove();
     throw new DiffError(
-      'base',
       `base (${ref}): npm ci failed: ${firstCause(String((err as { stderr?: string }).stderr ?? err))}`,
     );
   }
