@@ -75,3 +75,14 @@ export function clusterName(): string {
 export function teamNamespace(t: TeamStage): string {
   return `${t.team}-${t.stage}`;
 }
+
+/**
+ * The role GitHub Actions assumes through OIDC to deploy (DeliveryStack); the deploy workflow
+ * names it in every account.
+ */
+export const DEPLOY_ROLE_NAME = `${PREFIX}-github-deploy`;
+
+/** One DeliveryStack per account (IAM is global; it deploys in the account's first region). */
+export function deliveryStackName(account: string): string {
+  return `${PREFIX}-delivery-${account}`;
+}
