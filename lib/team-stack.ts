@@ -12,8 +12,8 @@ import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
 import {
   clusterName,
+  dataLakeParameter,
   teamNamespace,
-  teamParameterPath,
   teamResourcePrefix,
   teamStackName,
   teamTags,
@@ -64,18 +64,17 @@ export class TeamStack extends MlStack {
 
     // Tools (the training launcher, the retraining pipeline) find the team's resources
     // through these parameters; their names are a contract (docs/training-contract.md).
-    const params = teamParameterPath(config);
     for (const zone of DATA_ZONES) {
       const bucket = this.dataLake.bucket(zone);
       new ssm.StringParameter(this, `Param-${zone}-bucket`, {
-        parameterName: `${params}/data-lake/${zone}-bucket`,
+        parameterName: dataLakeParameter(config, `${zone}-bucket`),
         stringValue: bucket.bucketName,
         description: `${zone} zone bucket of the ${config.team}/${config.stage} data lake`,
       });
       new CfnOutput(this, `${zone}Bucket`, { value: bucket.bucketName });
     }
     new ssm.StringParameter(this, 'Param-data-lake-key', {
-      parameterName: `${params}/data-lake/kms-key-arn`,
+      parameterName: dataLakeParameter(config, 'kms-key-arn'),
       stringValue: this.dataLake.encryptionKey.keyArn,
       description: `KMS key of the ${config.team}/${config.stage} data lake`,
     });
@@ -94,6 +93,8 @@ export class TeamStack extends MlStack {
       image: trainerImage,
       parameterPath: trainingParameterPath(config),
       modelPackageGroupName: `${teamResourcePrefix(config)}-${config.serving.modelName}`,
+      modelName: config.serving.modelName,
+      approval: config.training.approval,
       instanceType: config.training.instanceType,
       spot: config.training.spot,
       maxRuntime: Duration.hours(config.training.maxRuntimeHours),

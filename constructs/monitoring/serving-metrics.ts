@@ -11,6 +11,12 @@ export const SERVING_METRICS_NAMESPACE = 'MlPlatform/Serving';
 /** Dimension names of every serving metric, in this order: one dimension set per metric. */
 export const SERVING_DIMENSIONS = ['Team', 'Stage', 'Model'] as const;
 
+/**
+ * The per-version dimension set: the same metrics once more per model version, so a canary's
+ * own numbers can be told from production's (`npm run model -- status` reads them).
+ */
+export const SERVING_VERSION_DIMENSIONS = [...SERVING_DIMENSIONS, 'Version'] as const;
+
 /** Metric names the service emits (EMF), with the statistic the alarms use. */
 export const SERVING_METRICS = {
   /** Count of inference requests in the period (statistic: Sum). */

@@ -23,5 +23,13 @@ export const TRAINING_PARAMETERS = {
   'batch/job-queue': 'AWS Batch GPU job queue (name or ARN) for --mode ec2',
   'batch/job-definition': 'AWS Batch job definition (name, name:revision or ARN) for --mode ec2',
   'model-package-group': 'SageMaker model package group (the model registry) of the team',
+  'model-name':
+    'the model the team serves (serving.modelName): its folder in the model store and its registry group',
+  approval:
+    'manual | auto (training.approval): whether a published model package starts PendingManualApproval or Approved',
 } as const;
 export type TrainingParameter = keyof typeof TRAINING_PARAMETERS;
+
+/** Values of the `approval` parameter. */
+export const APPROVAL_MODES = ['manual', 'auto'] as const;
+export type ApprovalMode = (typeof APPROVAL_MODES)[number];

@@ -10,7 +10,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
-import { TRAINING_PARAMETERS, type TrainingParameter } from './contract';
+import { TRAINING_PARAMETERS, type ApprovalMode, type TrainingParameter } from './contract';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -42,6 +42,14 @@ export interface TrainingInfraProps {
   readonly parameterPath: string;
   /** Name of the model package group of the model registry. */
   readonly modelPackageGroupName: string;
+  /** The model the team serves: its folder in the model store (`models/<modelName>`). */
+  readonly modelName: string;
+  /**
+   * Whether `npm run model -- publish` registers a model package as `PendingManualApproval`
+   * (a person approves it, which promotes it) or as `Approved`.
+   * @default 'manual'
+   */
+  readonly approval?: ApprovalMode;
   /**
    * SageMaker GPU instance type; the Batch compute environment uses the same EC2 type.
    * @default 'ml.g5.xlarge'
@@ -251,6 +259,8 @@ export class TrainingInfra extends Construct {
       'max-runtime-seconds': String(maxRuntime.toSeconds()),
       spot: String(spot),
       'model-package-group': props.modelPackageGroupName,
+      'model-name': props.modelName,
+      approval: props.approval ?? 'manual',
     };
     for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {

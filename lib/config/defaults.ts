@@ -1,3 +1,4 @@
+import type { ApprovalMode } from '../../constructs/training/contract';
 import type { Stage, TeamFile } from './schema';
 
 /** A team environment with every default applied: what stacks and constructs receive. */
@@ -39,6 +40,8 @@ export interface TeamConfig {
     readonly maxVcpus: number;
     readonly retrainSchedule?: string;
     readonly promotionMargin: number;
+    /** Registry approval of published models (prod: manual, dev and staging: auto). */
+    readonly approval: ApprovalMode;
   };
   /** The shared EKS cluster as this team asks for it (see `derivePlatforms`). */
   readonly cluster: {
@@ -178,6 +181,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       maxVcpus: file.training?.maxVcpus ?? 64,
       retrainSchedule: file.training?.retrainSchedule,
       promotionMargin: file.training?.promotionMargin ?? 0.005,
+      approval: file.training?.approval ?? (file.stage === 'prod' ? 'manual' : 'auto'),
     },
     cluster: {
       endpointPublicCidrs: file.cluster?.endpointPublicCidrs ?? [],

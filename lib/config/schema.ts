@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { APPROVAL_MODES } from '../../constructs/training/contract';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -75,6 +76,13 @@ export const trainingSchema = z.strictObject({
   retrainSchedule: z.string().min(1).optional(),
   /** A candidate is promoted only if its metric beats production by at least this much. */
   promotionMargin: z.number().min(0).max(1).optional(),
+  /**
+   * How a published model gets approved in the registry: `manual` (PendingManualApproval; a
+   * person approves, which promotes it) or `auto` (Approved at publish). prod: manual.
+   */
+  approval: z
+    .enum(APPROVAL_MODES, { error: `must be one of ${APPROVAL_MODES.join(', ')}` })
+    .optional(),
 });
 
 const ipv4Cidr = z

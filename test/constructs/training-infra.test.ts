@@ -25,6 +25,7 @@ function synth(props: Partial<TrainingInfraProps> = {}) {
     },
     parameterPath: PATH,
     modelPackageGroupName: 'mlp-fraud-prod-churn',
+    modelName: 'churn',
     ...props,
   });
   return { app, stack, infra, dataLake, template: Template.fromStack(stack) };
@@ -49,6 +50,8 @@ describe('TrainingInfra', () => {
       'max-runtime-seconds',
       'spot',
       'model-package-group',
+      'model-name',
+      'approval',
     ]) {
       template.hasResourceProperties('AWS::SSM::Parameter', {
         Name: `${PATH}/${name}`,
