@@ -1,6 +1,6 @@
 import type { Lifecycle } from './context';
 import { clearCandidate, promote } from './promote';
-import { AUTO_APPROVAL_DESCRIPTION, describePackage } from './registry';
+import { PACKAGE_PROPERTIES, describePackage } from './registry';
 import { readAlias } from './store';
 
 /** The part of "SageMaker Model Package State Change" the handler reads. */
@@ -21,7 +21,8 @@ export interface ApprovalOutcome {
  *
  * - Approved by a person: the version is promoted to production through `promote` (the same
  *   code as the CLI). Production already on it (the approval came from `promote` itself) is a
- *   no-op. Approved at publish by an automatic-approval stage: nothing (it is only publishable).
+ *   no-op. A package of an automatic-approval stage (Approved at publish, no one's decision):
+ *   nothing; its versions move with `npm run model -- promote`.
  * - Rejected while it is the candidate: the candidate is cleared.
  * - Anything else (pending, a rejected non-candidate, another group's package): nothing.
  */
@@ -40,7 +41,7 @@ export async function handleModelPackageStateChange(
   const version = pkg.version;
   if (!version) return { action: 'ignored', why: `${arn} was not registered by npm run model` };
   if (pkg.status === 'Approved') {
-    if (pkg.approvalDescription === AUTO_APPROVAL_DESCRIPTION)
+    if (pkg.properties[PACKAGE_PROPERTIES.approval] === 'auto')
       return { action: 'ignored', version, why: 'approved automatically at publish' };
     const by = pkg.modifiedBy ? ` by ${pkg.modifiedBy}` : '';
     const result = await promote(ctx, version, {

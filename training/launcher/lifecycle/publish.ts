@@ -81,6 +81,7 @@ async function filesToWrite(
   const extra = [...existing].filter((name) => !ours.has(name));
   if (extra.length > 0) refuse(`other files (${extra.join(', ')})`);
   const missing: VersionFile[] = [];
+  const differing: string[] = [];
   for (const f of files) {
     if (!existing.has(f.name)) {
       missing.push(f);
@@ -88,8 +89,9 @@ async function filesToWrite(
     }
     const stored = await readObject(ctx.store, `${versionDir(version)}/${f.name}`);
     const sha = stored && createHash('sha256').update(stored.body).digest('hex');
-    if (sha !== f.sha256) refuse(`a different ${f.name}`);
+    if (sha !== f.sha256) differing.push(f.name);
   }
+  if (differing.length > 0) refuse(`a different ${differing.sort().join(' and ')}`);
   return missing;
 }
 

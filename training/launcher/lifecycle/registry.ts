@@ -18,14 +18,12 @@ export const PACKAGE_PROPERTIES = {
   version: 'ml-platform:version',
   bundle: 'ml-platform:bundle-uri',
   trainingJob: 'ml-platform:training-job',
+  /**
+   * The stage's approval mode when the package was registered. `auto` packages are Approved
+   * at creation; the approval Lambda leaves them alone (their approval is no one's decision).
+   */
+  approval: 'ml-platform:approval',
 } as const;
-
-/**
- * `ApprovalDescription` of a package that `publish` registers as Approved because the stage's
- * approval is automatic. The approval Lambda reads it to tell that approval (no rollout: it
- * only makes a version publishable) from a person's (a promotion).
- */
-export const AUTO_APPROVAL_DESCRIPTION = 'approved at publish: training.approval is auto';
 
 export interface ModelPackage {
   readonly arn: string;
@@ -38,6 +36,7 @@ export interface ModelPackage {
   readonly created?: Date;
   /** Who last changed it, as SageMaker reports it. */
   readonly modifiedBy?: string;
+  readonly properties: Readonly<Record<string, string>>;
 }
 
 function toPackage(d: DescribeModelPackageCommandOutput): ModelPackage {
@@ -50,6 +49,7 @@ function toPackage(d: DescribeModelPackageCommandOutput): ModelPackage {
     approvalDescription: d.ApprovalDescription,
     created: d.CreationTime,
     modifiedBy: by?.IamIdentity?.Arn ?? by?.UserProfileName,
+    properties: d.CustomerMetadataProperties ?? {},
   };
 }
 
@@ -109,14 +109,12 @@ export interface Registration {
 
 /** Registers a version in the group, Approved or PendingManualApproval as the stage says. */
 export async function registerPackage(registry: Registry, r: Registration): Promise<ModelPackage> {
-  const auto = registry.approval === 'auto';
   const res = await aws(`registering ${r.modelName} ${r.version} in ${registry.group}`, () =>
     registry.sagemaker.send(
       new CreateModelPackageCommand({
         ModelPackageGroupName: registry.group,
         ModelPackageDescription: `${r.modelName} ${r.version} (${r.bundleUri})`,
-        ModelApprovalStatus: auto ? 'Approved' : 'PendingManualApproval',
-        ...(auto ? { ApprovalDescription: AUTO_APPROVAL_DESCRIPTION } : {}),
+        ModelApprovalStatus: registry.approval === 'auto' ? 'Approved' : 'PendingManualApproval',
         ModelMetrics: {
           ModelQuality: {
             Statistics: { ContentType: 'application/json', S3Uri: r.qualityUri },
@@ -127,6 +125,7 @@ export async function registerPackage(registry: Registry, r: Registration): Prom
           [PACKAGE_PROPERTIES.model]: r.modelName,
           [PACKAGE_PROPERTIES.version]: r.version,
           [PACKAGE_PROPERTIES.bundle]: r.bundleUri,
+          [PACKAGE_PROPERTIES.approval]: registry.approval,
           ...(r.trainingJobArn ? { [PACKAGE_PROPERTIES.trainingJob]: r.trainingJobArn } : {}),
         },
       }),
@@ -149,6 +148,9 @@ export async function setApproval(
         ModelPackageArn: pkg.arn,
         ModelApprovalStatus: status,
         ApprovalDescription: description.slice(0, 1024),
+        // The same values again: SageMaker merges them (no change), while an update without
+        // them clears them in moto 5.2.1, the emulator the tests and the README run on.
+        CustomerMetadataProperties: { ...pkg.properties },
       }),
     ),
   );
