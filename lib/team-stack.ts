@@ -124,7 +124,7 @@ export class TeamStack extends MlStack {
       stage: config.stage,
       namespace,
       image: this.serving.image.imageUri,
-      modelSource: this.serving.modelSource,
+      modelStore: this.serving.modelStore,
       modelName: serving.modelName,
       podIdentity: PodIdentity.eksPodIdentity(),
       apiKeysSecret: this.serving.apiKeys.secretArn,

@@ -14,6 +14,7 @@ import { allowLogsToUseKey } from '../private/logs-key';
 import {
   CONTAINER_INSIGHTS_NAMESPACE,
   RUNNING_PODS_METRIC,
+  SERVING_DIMENSIONS,
   SERVING_METRICS,
   SERVING_METRICS_NAMESPACE,
 } from './serving-metrics';
@@ -145,7 +146,13 @@ export class TeamMonitoring extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const namePrefix = props.namePrefix ?? `${team}-${stage}`;
     const logGroupName = props.logGroupName ?? `/ml-platform/${team}/${stage}/serving`;
-    this.dimensions = { Team: team, Stage: stage, Model: props.service.modelName };
+    // The alarm series: summed over versions (the per-version set adds VERSION_DIMENSION).
+    const [teamDim, stageDim, modelDim] = SERVING_DIMENSIONS;
+    this.dimensions = {
+      [teamDim]: team,
+      [stageDim]: stage,
+      [modelDim]: props.service.modelName,
+    };
     this.service = { ...props.service, serviceName: props.service.serviceName ?? 'inference' };
     const stack = Stack.of(this);
 

@@ -8,6 +8,7 @@ import type { Chart } from 'cdk8s';
 import { Construct, type IDependable } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
+import { MODEL_STORE_PREFIX } from '../../serving/src/store/layout';
 import { acknowledge } from '../private/acknowledge';
 import { PodIdentityRole } from './pod-identity-role';
 
@@ -27,11 +28,6 @@ export interface TeamServingProps {
   readonly dataLake: DataLake;
   /** Folder with the inference service's Dockerfile (built and pushed to ECR at deploy). */
   readonly imageDirectory: string;
-  /**
-   * Prefix of the model store in the `models` zone (bundles and aliases).
-   * @default 'models'
-   */
-  readonly modelsPrefix?: string;
   /**
    * Prefix in the `processed` zone where the service writes feedback and captured requests.
    * @default 'feedback'
@@ -58,7 +54,8 @@ export interface TeamServingProps {
  * The AWS side of one team's inference service on the shared cluster:
  *
  * - the pod role (EKS Pod Identity, bound to one namespace and service account) that can read
- *   only `models/*` of the team's models zone, write only `feedback/*` of its processed zone,
+ *   only the model store (`models/*`, MODEL_STORE_PREFIX of serving/src/store/layout.ts, the
+ *   prefix the publisher writes) of the team's models zone, write only `feedback/*` of its processed zone,
  *   and read its API keys secret;
  * - the API keys secret in Secrets Manager (generated at deploy, KMS encrypted: the value is in
  *   no template and no manifest; the pods mount it through the Secrets Store CSI driver);
@@ -71,26 +68,25 @@ export class TeamServing extends Construct {
   readonly image: ecrAssets.DockerImageAsset;
   readonly namespace: string;
   readonly serviceAccountName: string;
-  /** `s3://<models bucket>/<prefix>`: where the service finds bundles and aliases. */
-  readonly modelSource: string;
+  /**
+   * `s3://<models bucket>/models`: the team's model store root (one folder per model, see
+   * serving/src/store/layout.ts); the chart points the service at its model's folder in it.
+   */
+  readonly modelStore: string;
   /** `s3://<processed bucket>/<prefix>`: where the service may write feedback and captures. */
   readonly feedbackUri: string;
   private readonly cluster: eks.ICluster;
 
   constructor(scope: Construct, id: string, props: TeamServingProps) {
     super(scope, id);
-    const modelsPrefix = props.modelsPrefix ?? 'models';
+    // The store prefix is the layout's, not a prop: the publisher writes there and nowhere else.
+    const modelsPrefix = MODEL_STORE_PREFIX;
     const feedbackPrefix = props.feedbackPrefix ?? 'feedback';
     const metricsNamespace = props.metricsNamespace ?? SERVING_METRICS_NAMESPACE;
-    for (const [name, prefix] of [
-      ['modelsPrefix', modelsPrefix],
-      ['feedbackPrefix', feedbackPrefix],
-    ]) {
-      if (!/^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/.test(prefix)) {
-        throw new Error(
-          `${this.node.path}: ${name} must be a key prefix like "models" (lowercase, no leading or trailing slash, no wildcard), got "${prefix}"`,
-        );
-      }
+    if (!/^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/.test(feedbackPrefix)) {
+      throw new Error(
+        `${this.node.path}: feedbackPrefix must be a key prefix like "feedback" (lowercase, no leading or trailing slash, no wildcard), got "${feedbackPrefix}"`,
+      );
     }
     this.cluster = props.cluster;
     this.namespace = props.namespace;
@@ -116,7 +112,7 @@ export class TeamServing extends Construct {
         conditions: { StringEquals: { 'cloudwatch:namespace': metricsNamespace } },
       }),
     );
-    this.modelSource = `s3://${props.dataLake.bucket('models').bucketName}/${modelsPrefix}`;
+    this.modelStore = `s3://${props.dataLake.bucket('models').bucketName}/${modelsPrefix}`;
     this.feedbackUri = `s3://${props.dataLake.bucket('processed').bucketName}/${feedbackPrefix}`;
 
     const key =

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { APPROVAL_MODES } from '../../constructs/training/contract';
+import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -136,10 +137,13 @@ export const clusterSchema = z.strictObject({
 });
 
 export const servingSchema = z.strictObject({
-  /** Model name served by the team's inference service (the URL name). */
+  /** Model name served by the team's inference service (the URL name and its store folder). */
   modelName: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes')
+    .regex(
+      MODEL_NAME_PATTERN,
+      'must be a DNS label: up to 63 lowercase letters, digits and dashes, not starting or ending with a dash',
+    )
     .optional(),
   minReplicas: z.number().int().min(1).max(100).optional(),
   maxReplicas: z.number().int().min(1).max(500).optional(),

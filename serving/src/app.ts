@@ -105,8 +105,9 @@ function errorBody(code: string, message: string, requestId: string, extra: Reco
 }
 
 /**
- * Builds the service: plugins, hooks, routes, and the model registry (loaded and self-tested
- * before this resolves). Never listens: server.ts does, and tests use inject() or listen on
+ * Builds the service: plugins, hooks, routes, and the model registry (the production model is
+ * loaded and self-tested before this resolves; a store with none yet resolves not ready and
+ * keeps polling, see ModelRegistry.notReady). Never listens: server.ts does, and tests use inject() or listen on
  * loopback themselves.
  */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -165,6 +166,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       batcher: config.batcher,
       drift: config.drift,
       intraOpThreads: config.intraOpThreads,
+      team: config.team,
+      stage: config.stage,
+      modelName: config.modelName,
     },
     metrics,
     app.log,
@@ -180,9 +184,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           namespace: config.emf.namespace,
           intervalMs: config.emf.intervalMs,
           closeTimeoutMs: config.emf.closeTimeoutMs,
-          team: config.emf.team,
-          stage: config.emf.stage,
-          modelName: config.emf.modelName,
+          team: config.team,
+          stage: config.stage,
+          modelName: config.modelName,
         },
         config.emf.sink === 'cloudwatch' ? new CloudWatchSink(app.log, metrics.metricsPublishFailures, opts.cloudwatch) : new StdoutEmfSink(app.log),
         app.log,
@@ -325,6 +329,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const extra: Record<string, unknown> = version ? { model_version: version } : {};
     if (err instanceof ApiError) {
       if (err.details) extra.details = err.details;
+      if (err.reason) extra.reason = err.reason;
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, request.id, extra));
     }
     const fe = err as FastifyError;
@@ -368,7 +373,5 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   await registry.start();
-  if (config.emf?.modelName && registry.name && config.emf.modelName !== registry.name)
-    app.log.warn({ model: registry.name, metric_model: config.emf.modelName }, 'SERVING_MODEL_NAME differs from the bundle\'s model name; metrics use SERVING_MODEL_NAME');
   return app;
 }

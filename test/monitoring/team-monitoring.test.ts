@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
+  SERVING_DIMENSIONS,
   SERVING_METRICS_NAMESPACE,
   TeamMonitoring,
   type TeamMonitoringProps,
@@ -63,6 +64,22 @@ describe('TeamMonitoring alarms', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms).toHaveLength(5);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([topic]);
+  });
+
+  test('every serving alarm reads the [Team, Stage, Model] series, never a per-version one', () => {
+    // The service publishes each value under [Team, Stage, Model] and [..., Version]; an alarm
+    // on the version set would watch one version and go silent at the next promotion.
+    const servingMetrics = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .flatMap((a) => [
+        a.Properties,
+        ...(a.Properties.Metrics ?? []).map((m: any) => m.MetricStat?.Metric ?? {}), // eslint-disable-line @typescript-eslint/no-explicit-any -- template JSON
+      ])
+      .filter((m) => m.Namespace === SERVING_METRICS_NAMESPACE);
+    expect(servingMetrics.length).toBeGreaterThanOrEqual(5);
+    for (const m of servingMetrics)
+      expect(m.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual(
+        [...SERVING_DIMENSIONS].sort(),
+      );
   });
 
   test('HighErrorRate is 5xx / requests, every minute for 5 minutes', () => {

@@ -3,6 +3,12 @@ import { buildPlatformApp, type MlPlatformApp } from '../../lib/app';
 import { loadTeamConfigs } from '../../lib/config';
 import { K8S_VERSIONS, MONITORING_NAMESPACE } from '../../constructs/k8s-versions';
 import { CONTROL_PLANE_LOG_TYPES } from '../../constructs/serving';
+import {
+  aliasFile,
+  MODEL_STORE_PREFIX,
+  modelRoot,
+  versionDir,
+} from '../../serving/src/store/layout';
 import { testApp, CERTIFICATE_ARN, placeholderImageDir, servingTeamConfig } from '../helpers/teams';
 
 /**
@@ -318,6 +324,54 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         ]),
         ports: [{ protocol: 'TCP', port: 8080 }],
       });
+    });
+
+    test("store layout: the chart's SERVING_MODEL_SOURCE, the pod role's read grant and the layout module agree", () => {
+      // GIVEN the synthesized team stack, with the models bucket's tokens rendered as its name
+      const t = example;
+      const models = Object.keys(t.findResources('AWS::S3::Bucket')).find((id) =>
+        id.startsWith('DataLakeModels'),
+      )!;
+      const render = (v: unknown): string => {
+        if (typeof v === 'string') return v;
+        const o = v as Record<string, unknown>;
+        if (o['Fn::Join']) return (o['Fn::Join'] as [string, unknown[]])[1].map(render).join('');
+        if (JSON.stringify(o) === JSON.stringify({ Ref: models })) return 'models-bucket';
+        if (JSON.stringify(o) === JSON.stringify({ 'Fn::GetAtt': [models, 'Arn'] }))
+          return 'arn:aws:s3:::models-bucket';
+        return '<token>';
+      };
+      const [resource] = Object.values(t.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
+      const objects = JSON.parse(render(resource.Properties.Manifest)) as {
+        kind: string;
+        data?: Record<string, string>;
+      }[];
+      const source = objects.find((o) => o.kind === 'ConfigMap')!.data!.SERVING_MODEL_SOURCE;
+      // IAM wildcards (`s3:GetObject*`, `.../models/*`) as regular expressions
+      const glob = (pattern: string) =>
+        new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+      const reads = podRolePolicy(t)
+        .filter((s) => ([] as string[]).concat(s.Action).some((a) => glob(a).test('s3:GetObject')))
+        .flatMap((s) => ([] as unknown[]).concat(s.Resource).map(render));
+      const readable = (key: string) =>
+        reads.some((pattern) => glob(pattern).test(`arn:aws:s3:::models-bucket/${key}`));
+
+      // WHEN the publisher writes a version and the production alias where the layout says
+      const model = 'churn'; // config/teams/example.yaml serving.modelName
+      const written = [
+        `${modelRoot(MODEL_STORE_PREFIX, model)}/${versionDir('v1')}/manifest.json`,
+        `${modelRoot(MODEL_STORE_PREFIX, model)}/${aliasFile('production')}`,
+      ];
+
+      // THEN the service reads exactly those keys, and its role may read them
+      expect(source).toBe(`s3://models-bucket/${modelRoot(MODEL_STORE_PREFIX, model)}`);
+      for (const key of written) {
+        const relative = key.slice(modelRoot(MODEL_STORE_PREFIX, model).length + 1);
+        expect(`${source}/${relative}`).toBe(`s3://models-bucket/${key}`);
+        expect(readable(key)).toBe(true);
+      }
+      // and nothing outside the store
+      expect(readable('training/job-1/output/model.tar.gz')).toBe(false);
     });
 
     test('the chart is applied from the team stack to the platform cluster, after the role association', () => {

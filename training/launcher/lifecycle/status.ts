@@ -8,6 +8,7 @@ import {
   SERVING_METRICS,
   SERVING_METRICS_NAMESPACE,
   SERVING_VERSION_DIMENSIONS,
+  VERSION_DIMENSION,
 } from '../../../constructs/monitoring/serving-metrics';
 import type { AliasName } from '../../../serving/src/store/layout';
 import { aws } from '../lib/aws';
@@ -63,7 +64,7 @@ async function versionMetrics(
           MetricName: metric,
           Dimensions: SERVING_VERSION_DIMENSIONS.map((Name) => ({
             Name,
-            Value: Name === 'Version' ? version : dimensions[Name],
+            Value: Name === VERSION_DIMENSION ? version : dimensions[Name],
           })),
         },
         Period: minutes * 60,
