@@ -288,48 +288,61 @@ describe('promote, rollback, status and list against moto (manual approval)', ()
     expect(await approvalOf(suite, packages[winner])).toBe('Approved');
   });
 
-  test('rollback moves production back to the previous version and clears the candidate', async () => {
+  test('rollback while a canary serves ends the canary: candidate cleared, production kept', async () => {
     // GIVEN production on v3 (promoted after v1 and the race's winner) and a canary of v2
     await modelJson(suite.moto, 'promote', 'v3');
     await modelJson(suite.moto, 'promote', 'v2', '--canary', '10');
-    const before = (await alias(suite, 'production')).version;
-    expect(before).toBe('v3');
     // WHEN
-    const { code, out } = await model(suite.moto, 'rollback', '--reason', 'p99 regression');
-    // THEN production is on the version before v3 in the alias history
+    const { code, out } = await model(suite.moto, 'rollback', '--reason', 'error rate');
+    // THEN
     expect(code).toBe(0);
+    expect(out.split('\n')).toEqual([
+      'FIELD        VALUE',
+      'rolled back  canary v2 (its share is 0% now)',
+      'production   v3 (100% of requests)',
+      `rejected     ${packages.v2}`,
+    ]);
+    expect(await alias(suite, 'candidate')).toMatchObject({
+      version: 'v2',
+      traffic_percent: 0,
+      reason: 'canary v2 rolled back: error rate',
+      updated_by: 'arn:aws:sts::123456789012:user/moto',
+    });
+    expect((await alias(suite, 'production')).version).toBe('v3');
+    expect(await approvalOf(suite, packages.v2)).toBe('Rejected');
+  });
+
+  test('rollback with no canary moves production back to its previous version', async () => {
+    // GIVEN the production history v1, <race winner>, v3 (newest last)
     const history = await suite.moto.s3.send(
       new ListObjectVersionsCommand({
         Bucket: BUCKET,
         Prefix: 'models/churn/aliases/production.json',
       }),
     );
-    expect(history.Versions!.length).toBeGreaterThanOrEqual(3);
-    const production = await alias(suite, 'production');
-    expect(production).toMatchObject({
-      reason: 'rollback from v3: p99 regression',
+    expect(history.Versions).toHaveLength(3);
+    const winner = (await alias(suite, 'production')).version === 'v3' ? 'v2' : 'v3';
+    // WHEN
+    const { code, out } = await model(suite.moto, 'rollback', '--reason', 'p99 regression');
+    // THEN production is on the version before v3 in the alias history
+    expect(code).toBe(0);
+    expect(await alias(suite, 'production')).toEqual({
+      version: winner,
+      updated_at: '2026-12-01T10:00:00.000Z',
       updated_by: 'arn:aws:sts::123456789012:user/moto',
-    });
-    expect(production.version).not.toBe('v3');
-    expect(out).toContain(`production  ${production.version} (was v3)`);
-    expect(out).toContain('candidate   v2 cleared');
-    expect(await alias(suite, 'candidate')).toMatchObject({
-      version: 'v2',
-      traffic_percent: 0,
       reason: 'rollback from v3: p99 regression',
     });
-    // AND the rolled-back version's package is rejected
+    expect(out).toContain(`rolled back  production v3`);
+    expect(out).toContain(`production   ${winner} (100% of requests)`);
     expect(await approvalOf(suite, packages.v3)).toBe('Rejected');
-    expect(await approvalOf(suite, packages[production.version])).toBe('Approved');
+    expect(await approvalOf(suite, packages[winner])).toBe('Approved');
     // AND status shows only production now
     const report = await modelJson(suite.moto, 'status');
     expect(report.versions).toEqual([
-      expect.objectContaining({
-        version: production.version,
-        alias: 'production',
-        trafficPercent: 100,
-      }),
+      expect.objectContaining({ version: winner, alias: 'production', trafficPercent: 100 }),
     ]);
+    // AND a second rollback goes back once more, to the version before
+    expect((await modelJson(suite.moto, 'rollback')).to).toBe('v3');
   });
 
   describe('user errors: one line naming the problem, exit code 2, nothing changed', () => {

@@ -100,9 +100,14 @@ function printRollback(r: RollbackResult, runtime: Runtime): void {
     formatTable(
       ['FIELD', 'VALUE'],
       [
-        ['production', `${r.to} (was ${r.from})`],
-        ['candidate', r.candidateCleared ? `${r.candidateCleared} cleared` : 'none serving'],
-        ['rejected', r.rejected ? `${r.rejected.arn}` : 'no package registered'],
+        [
+          'rolled back',
+          r.alias === 'candidate'
+            ? `canary ${r.from} (its share is 0% now)`
+            : `production ${r.from}`,
+        ],
+        ['production', `${r.to} (100% of requests)`],
+        ['rejected', r.rejected ? r.rejected.arn : 'no package registered'],
       ],
     ),
   );
