@@ -10,9 +10,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { handleModelPackageStateChange } from '../../training/launcher/lifecycle/approval';
 import { APPROVAL_HANDLER_ENV } from '../../training/launcher/lifecycle/approval-contract';
-import { KMS_KEY } from '../training/aws-fixtures';
 import {
   BUCKET,
+  KMS_KEY,
   GROUP,
   bundle,
   lifecycleOn,

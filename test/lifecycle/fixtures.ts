@@ -1,23 +1,23 @@
-import {
-  CreateBucketCommand,
-  PutBucketVersioningCommand,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { CreateModelPackageGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DUMMY_CREDENTIALS, KMS_KEY, REGION, startMoto, type Moto } from '../training/aws-fixtures';
+import { EMULATOR_KMS_KEY, emulatorNames, seedEmulatorTeam } from '../../scripts/emulator-team';
+import { DUMMY_CREDENTIALS, REGION, startMoto, type Moto } from '../training/aws-fixtures';
 import { recordingRuntime, removeTempDirs, tempDir } from '../training/helpers';
 import { main } from '../../training/launcher/model';
 import type { Lifecycle } from '../../training/launcher/lifecycle/context';
 
 export const TEAM = 'fraud';
-export const BUCKET = 'mlp-fraud-dev-models';
-export const GROUP = 'mlp-fraud-dev-churn';
 export const MODEL = 'churn';
+export const { bucket: BUCKET, group: GROUP } = emulatorNames({
+  team: TEAM,
+  stage: 'dev',
+  modelName: MODEL,
+});
+/** The key the emulator team's objects are encrypted with. */
+export const KMS_KEY = EMULATOR_KMS_KEY;
 export const OUTPUT_URI = `s3://${BUCKET}/training`;
 
 /** Parsed JSON that a test reads or edits freely. */
@@ -27,45 +27,16 @@ export type Json = any;
 /** The service's test bundle (serving/test/fixtures/churn): a real model with golden vectors. */
 export const FIXTURE = path.join(__dirname, '..', '..', 'serving', 'test', 'fixtures', 'churn');
 
-/** What the team stack writes for the model lifecycle (docs/training-contract.md). */
-export function lifecycleParameters(approval: 'manual' | 'auto'): Record<string, string> {
-  return {
-    'data-lake/models-bucket': BUCKET,
-    'data-lake/kms-key-arn': KMS_KEY,
-    'training/model-package-group': GROUP,
-    'training/model-name': MODEL,
-    'training/approval': approval,
-    'training/output-s3-uri': OUTPUT_URI,
-  };
-}
-
 /** A team environment on moto as its stack leaves it: parameters, a versioned bucket, a group. */
 export async function seedModelTeam(moto: Moto, approval: 'manual' | 'auto' = 'auto') {
-  for (const [name, value] of Object.entries(lifecycleParameters(approval))) {
-    await moto.ssm.send(
-      new PutParameterCommand({
-        Name: `/ml-platform/${TEAM}/dev/${name}`,
-        Value: value,
-        Type: 'String',
-        Overwrite: true,
-      }),
-    );
-  }
-  await moto.s3.send(
-    new CreateBucketCommand({
-      Bucket: BUCKET,
-      CreateBucketConfiguration: { LocationConstraint: REGION },
-    }),
-  );
-  await moto.s3.send(
-    new PutBucketVersioningCommand({
-      Bucket: BUCKET,
-      VersioningConfiguration: { Status: 'Enabled' },
-    }),
-  );
-  await sageMakerOf(moto).send(
-    new CreateModelPackageGroupCommand({ ModelPackageGroupName: GROUP }),
-  );
+  await seedEmulatorTeam({
+    endpoint: moto.url,
+    region: REGION,
+    team: TEAM,
+    stage: 'dev',
+    modelName: MODEL,
+    approval,
+  });
 }
 
 export function sageMakerOf(moto: Moto): SageMakerClient {

@@ -10,9 +10,10 @@ import {
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { KMS_KEY, type Moto } from '../training/aws-fixtures';
+import type { Moto } from '../training/aws-fixtures';
 import {
   BUCKET,
+  KMS_KEY,
   GROUP,
   OUTPUT_URI,
   bundle,

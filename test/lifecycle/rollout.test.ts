@@ -8,11 +8,12 @@ import { PutParameterCommand, DeleteParameterCommand } from '@aws-sdk/client-ssm
 import { AliasConflictError } from '../../training/launcher/cli/errors';
 import type { Lifecycle } from '../../training/launcher/lifecycle/context';
 import { promote } from '../../training/launcher/lifecycle/promote';
-import { DUMMY_CREDENTIALS, KMS_KEY, REGION, type Moto } from '../training/aws-fixtures';
+import { DUMMY_CREDENTIALS, REGION, type Moto } from '../training/aws-fixtures';
 import { recordingRuntime } from '../training/helpers';
 import { main } from '../../training/launcher/model';
 import {
   BUCKET,
+  KMS_KEY,
   MODEL,
   TEAM,
   bundle,
