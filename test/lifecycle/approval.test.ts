@@ -58,16 +58,17 @@ describe('approval Lambda handler against moto (manual approval)', () => {
     );
   };
 
+  /** The handler, as the Lambda runs it, on the state change event of package `a`. */
+  const handle = (a: string) =>
+    handleModelPackageStateChange(lifecycleOn(suite.moto), stateChange(a));
+
   beforeAll(async () => {
     for (const v of ['v1', 'v2', 'v3'])
       arn[v] = (await modelJson(suite.moto, 'publish', bundle(v))).package.arn;
   });
 
   test('a pending package is ignored', async () => {
-    const outcome = await handleModelPackageStateChange(
-      lifecycleOn(suite.moto),
-      stateChange(arn.v1),
-    );
+    const outcome = await handle(arn.v1);
     expect(outcome).toEqual({
       action: 'ignored',
       version: 'v1',
@@ -79,10 +80,7 @@ describe('approval Lambda handler against moto (manual approval)', () => {
     // GIVEN a person approves v1 in SageMaker (the console calls UpdateModelPackage)
     await decide(arn.v1, 'Approved', 'reviewed the model card');
     // WHEN the state change event reaches the handler
-    const outcome = await handleModelPackageStateChange(
-      lifecycleOn(suite.moto),
-      stateChange(arn.v1),
-    );
+    const outcome = await handle(arn.v1);
     // THEN production names v1, saying it came from the registry
     expect(outcome).toEqual({ action: 'promoted', version: 'v1', why: 'production was unset' });
     expect(await alias(suite.moto.s3, 'production')).toEqual({
@@ -99,10 +97,7 @@ describe('approval Lambda handler against moto (manual approval)', () => {
     // GIVEN the CLI promoted v2, which approved its package and so emits an event
     await modelJson(suite.moto, 'promote', 'v2');
     // WHEN that event arrives
-    const outcome = await handleModelPackageStateChange(
-      lifecycleOn(suite.moto),
-      stateChange(arn.v2),
-    );
+    const outcome = await handle(arn.v2);
     // THEN nothing is written
     expect(outcome).toEqual({
       action: 'already-production',
@@ -115,10 +110,7 @@ describe('approval Lambda handler against moto (manual approval)', () => {
   test('rejecting the current candidate clears it', async () => {
     await modelJson(suite.moto, 'promote', 'v3', '--canary', '20');
     await decide(arn.v3, 'Rejected', 'bias review failed');
-    const outcome = await handleModelPackageStateChange(
-      lifecycleOn(suite.moto),
-      stateChange(arn.v3),
-    );
+    const outcome = await handle(arn.v3);
     expect(outcome).toEqual({
       action: 'candidate-cleared',
       version: 'v3',
@@ -134,10 +126,7 @@ describe('approval Lambda handler against moto (manual approval)', () => {
 
   test('rejecting a version that is not the candidate changes nothing', async () => {
     await decide(arn.v1, 'Rejected');
-    const outcome = await handleModelPackageStateChange(
-      lifecycleOn(suite.moto),
-      stateChange(arn.v1),
-    );
+    const outcome = await handle(arn.v1);
     expect(outcome).toMatchObject({ action: 'ignored', version: 'v1' });
     expect((await alias(suite.moto.s3, 'production')).version).toBe('v2');
   });

@@ -42,6 +42,20 @@ async function packageCount(suite: { moto: Moto }): Promise<number> {
   return res.ModelPackageSummaryList?.length ?? 0;
 }
 
+/** A training job as moto keeps it (Completed at once, artifact under the output path). */
+function completedJob(moto: Moto, name: string) {
+  return sageMakerOf(moto).send(
+    new CreateTrainingJobCommand({
+      TrainingJobName: name,
+      RoleArn: 'arn:aws:iam::123456789012:role/fraud-dev-training',
+      AlgorithmSpecification: { TrainingImage: 'trainer:1', TrainingInputMode: 'File' },
+      OutputDataConfig: { S3OutputPath: `${OUTPUT_URI}/` },
+      ResourceConfig: { InstanceType: 'ml.g5.xlarge', InstanceCount: 1, VolumeSizeInGB: 50 },
+      StoppingCondition: { MaxRuntimeInSeconds: 3600 },
+    }),
+  );
+}
+
 describe('npm run model -- publish against moto', () => {
   const suite = lifecycleSuite('auto');
 
@@ -156,16 +170,7 @@ describe('npm run model -- publish against moto', () => {
   test('publishes a job’s model.tar.gz from an s3:// URI, with the job as lineage', async () => {
     // GIVEN a finished training job (moto) and its artifact where SageMaker leaves it
     const job = 'fraud-dev-train-20261201-090000';
-    const created = await sageMakerOf(suite.moto).send(
-      new CreateTrainingJobCommand({
-        TrainingJobName: job,
-        RoleArn: 'arn:aws:iam::123456789012:role/fraud-dev-training',
-        AlgorithmSpecification: { TrainingImage: 'trainer:1', TrainingInputMode: 'File' },
-        OutputDataConfig: { S3OutputPath: `${OUTPUT_URI}/` },
-        ResourceConfig: { InstanceType: 'ml.g5.xlarge', InstanceCount: 1, VolumeSizeInGB: 50 },
-        StoppingCondition: { MaxRuntimeInSeconds: 3600 },
-      }),
-    );
+    const created = await completedJob(suite.moto, job);
     const artifact = `${OUTPUT_URI}/${job}/output/model.tar.gz`;
     await putArchive(suite.moto, bundle('v-s3uri'), artifact);
     // WHEN
@@ -183,16 +188,7 @@ describe('npm run model -- publish against moto', () => {
 
   test('publishes from a training job name (its model artifact)', async () => {
     const job = 'fraud-dev-train-20261201-093000';
-    const created = await sageMakerOf(suite.moto).send(
-      new CreateTrainingJobCommand({
-        TrainingJobName: job,
-        RoleArn: 'arn:aws:iam::123456789012:role/fraud-dev-training',
-        AlgorithmSpecification: { TrainingImage: 'trainer:1', TrainingInputMode: 'File' },
-        OutputDataConfig: { S3OutputPath: `${OUTPUT_URI}/` },
-        ResourceConfig: { InstanceType: 'ml.g5.xlarge', InstanceCount: 1, VolumeSizeInGB: 50 },
-        StoppingCondition: { MaxRuntimeInSeconds: 3600 },
-      }),
-    );
+    const created = await completedJob(suite.moto, job);
     await putArchive(suite.moto, bundle('v-job'), `${OUTPUT_URI}/${job}/output/model.tar.gz`);
     const result = await modelJson(suite.moto, 'publish', job);
     expect(result).toMatchObject({ version: 'v-job', packageCreated: true });

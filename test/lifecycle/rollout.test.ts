@@ -8,7 +8,7 @@ import { PutParameterCommand, DeleteParameterCommand } from '@aws-sdk/client-ssm
 import { AliasConflictError } from '../../training/launcher/cli/errors';
 import type { Lifecycle } from '../../training/launcher/lifecycle/context';
 import { promote } from '../../training/launcher/lifecycle/promote';
-import { DUMMY_CREDENTIALS, REGION, type Moto } from '../training/aws-fixtures';
+import { DUMMY_CREDENTIALS, REGION, withoutCredentials, type Moto } from '../training/aws-fixtures';
 import { recordingRuntime } from '../training/helpers';
 import { main } from '../../training/launcher/model';
 import {
@@ -411,30 +411,13 @@ describe('promote, rollback, status and list against moto (manual approval)', ()
     });
 
     test('no credentials', async () => {
-      const saved = { ...process.env };
-      for (const key of [
-        'AWS_ACCESS_KEY_ID',
-        'AWS_SECRET_ACCESS_KEY',
-        'AWS_SESSION_TOKEN',
-        'AWS_PROFILE',
-      ])
-        delete process.env[key];
-      Object.assign(process.env, {
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: '/nonexistent/config',
-        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-      });
       const before = await aliasWrites(suite);
-      try {
-        const { code, err } = await model(suite.moto, 'promote', 'v1');
-        expect(code).toBe(2);
-        expect(err).toHaveLength(1);
-        expect(err[0]).toMatch(
-          /^error: no valid AWS credentials while reading SSM parameters under \/ml-platform\/fraud\/dev\/ \(.*\): run `aws sso login`/,
-        );
-      } finally {
-        process.env = saved;
-      }
+      const { code, err } = await withoutCredentials(() => model(suite.moto, 'promote', 'v1'));
+      expect(code).toBe(2);
+      expect(err).toHaveLength(1);
+      expect(err[0]).toMatch(
+        /^error: no valid AWS credentials while reading SSM parameters under \/ml-platform\/fraud\/dev\/ \(.*\): run `aws sso login`/,
+      );
       expect(await aliasWrites(suite)).toBe(before);
     });
   });

@@ -1,4 +1,5 @@
-import { modelHelpText, parseModelCommandLine } from './cli/model-options';
+import { MODEL_CLI, type ModelCommand, type ModelOptions } from './cli/model-options';
+import { helpFor, parseWith } from './cli/option-table';
 import { runCli } from './cli/run';
 import { processRuntime, type Runtime } from './cli/runtime';
 import { runModelCommand } from './commands/model';
@@ -14,8 +15,8 @@ export function main(
 ): Promise<number> {
   return runCli(
     {
-      parse: parseModelCommandLine,
-      help: modelHelpText,
+      parse: (args, env) => parseWith<ModelCommand, ModelOptions>(MODEL_CLI, args, env),
+      help: () => helpFor(MODEL_CLI),
       dispatch: (parsed, rt) => runModelCommand(parsed, rt),
       exitCode: () => 2,
     },

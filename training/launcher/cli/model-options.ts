@@ -1,8 +1,6 @@
 import {
   AWS_OPTIONS,
   COMMON_OPTIONS,
-  helpFor,
-  parseWith,
   type CliSpec,
   type OptionTable,
   type OptionsOf,
@@ -65,14 +63,3 @@ export const MODEL_CLI: CliSpec<ModelCommand> = {
     'npm run model -- rollback --team fraud --reason "p99 regression"',
   ],
 };
-
-export function parseModelCommandLine(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-): ParsedModelCommandLine {
-  return parseWith(MODEL_CLI, argv, env);
-}
-
-export function modelHelpText(): string {
-  return helpFor(MODEL_CLI);
-}

@@ -1,13 +1,10 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { UsageError } from '../cli/errors';
 import type { ModelOptions, ParsedModelCommandLine } from '../cli/model-options';
 import type { Runtime } from '../cli/runtime';
 import { formatTable } from '../cli/table';
-import { aws, clientConfig } from '../lib/aws';
+import { aws, clientConfig, makeClients, type AwsClients } from '../lib/aws';
 import type { Lifecycle } from '../lifecycle/context';
 import { loadModelEnvironment, type ModelEnvironment } from '../lifecycle/environment';
 import { list, type VersionListing } from '../lifecycle/list';
@@ -17,23 +14,16 @@ import { resolveBundle } from '../lifecycle/source';
 import { status, type StatusReport } from '../lifecycle/status';
 import type { PublishResult } from '../lifecycle/publish';
 
-/** The clients `npm run model` uses; tests pass their own. */
-export interface ModelClients {
-  readonly region: string;
-  readonly s3: S3Client;
-  readonly ssm: SSMClient;
-  readonly sagemaker: SageMakerClient;
+/** The clients `npm run model` uses: the launcher's, plus CloudWatch (status) and STS (who). */
+export interface ModelClients extends AwsClients {
   readonly cloudwatch: CloudWatchClient;
   readonly sts: STSClient;
 }
 
 export function modelClients(options: ModelOptions): ModelClients {
-  const { region, common, forcePathStyle } = clientConfig(options);
+  const { common } = clientConfig(options);
   return {
-    region,
-    s3: new S3Client({ ...common, forcePathStyle }),
-    ssm: new SSMClient(common),
-    sagemaker: new SageMakerClient(common),
+    ...makeClients(options),
     cloudwatch: new CloudWatchClient(common),
     sts: new STSClient(common),
   };
