@@ -150,6 +150,8 @@ export class ModelApproval extends Construct {
         target: 'node24',
         minify: false,
         sourceMap: false,
+        // esbuild's size summary on every synth is noise; warnings and errors still show.
+        logLevel: nodejs.LogLevel.WARNING,
       },
     });
 

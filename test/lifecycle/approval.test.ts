@@ -208,9 +208,16 @@ describe('approval Lambda entry point (SDK boundary)', () => {
     );
     s3.on(PutObjectCommand).resolves({});
     // WHEN
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     const { handler } = await import('../../training/launcher/lifecycle/approval-handler');
     const outcome = await handler(stateChange(packageArn, 'mlp-fraud-prod-churn'));
-    // THEN it promoted through conditional writes to the configured bucket, with its key
+    const logged = log.mock.calls.map((c) => JSON.parse(c[0]));
+    log.mockRestore();
+    // THEN it logs one structured line per event
+    expect(logged).toEqual([
+      { event: packageArn, action: 'promoted', version: 'v4', why: 'production was v3' },
+    ]);
+    // AND it promoted through conditional writes to the configured bucket, with its key
     expect(outcome).toEqual({ action: 'promoted', version: 'v4', why: 'production was v3' });
     expect(sagemaker.commandCalls(DescribeModelPackageCommand)[0].args[0].input).toEqual({
       ModelPackageName: packageArn,

@@ -7,7 +7,7 @@ import {
   DescribeModelPackageCommand,
   ListModelPackagesCommand,
 } from '@aws-sdk/client-sagemaker';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Moto } from '../training/aws-fixtures';
@@ -145,6 +145,21 @@ describe('npm run model -- publish against moto', () => {
     expect(again).toMatchObject({ uploaded: [], packageCreated: false, unchanged: true });
     expect(await storeWrites(suite)).toEqual(before);
     expect(await packageCount(suite)).toBe(packages);
+  });
+
+  test('completes a publish that was interrupted half way (the same bytes are there)', async () => {
+    // GIVEN a version folder holding only the model, as a publish cut off after one upload
+    const dir = bundle('v-resume');
+    await putBytes(
+      suite.moto,
+      `${STORE}/v-resume/model.onnx`,
+      readFileSync(path.join(dir, 'model.onnx')),
+    );
+    // WHEN
+    const result = await modelJson(suite.moto, 'publish', dir);
+    // THEN the rest is written, manifest.json last
+    expect(result.uploaded).toEqual(['golden.json', 'model_quality.json', 'manifest.json']);
+    expect(result.packageCreated).toBe(true);
   });
 
   test('refuses a different bundle under an existing version and writes nothing', async () => {

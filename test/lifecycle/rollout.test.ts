@@ -290,7 +290,8 @@ describe('promote, rollback, status and list against moto (manual approval)', ()
   });
 
   test('rollback while a canary serves ends the canary: candidate cleared, production kept', async () => {
-    // GIVEN production on v3 (promoted after v1 and the race's winner) and a canary of v2
+    // GIVEN production moved to v2, then v3 (whichever won the race), and a canary of v2
+    await modelJson(suite.moto, 'promote', 'v2');
     await modelJson(suite.moto, 'promote', 'v3');
     await modelJson(suite.moto, 'promote', 'v2', '--canary', '10');
     // WHEN
@@ -314,15 +315,15 @@ describe('promote, rollback, status and list against moto (manual approval)', ()
   });
 
   test('rollback with no canary moves production back to its previous version', async () => {
-    // GIVEN the production history v1, <race winner>, v3 (newest last)
+    // GIVEN a production history that ends with v2, then v3 (the test before)
     const history = await suite.moto.s3.send(
       new ListObjectVersionsCommand({
         Bucket: BUCKET,
         Prefix: 'models/churn/aliases/production.json',
       }),
     );
-    expect(history.Versions).toHaveLength(3);
-    const winner = (await alias(suite, 'production')).version === 'v3' ? 'v2' : 'v3';
+    expect(history.Versions!.length).toBeGreaterThanOrEqual(3);
+    const winner = 'v2';
     // WHEN
     const { code, out } = await model(suite.moto, 'rollback', '--reason', 'p99 regression');
     // THEN production is on the version before v3 in the alias history

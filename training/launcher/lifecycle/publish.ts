@@ -60,6 +60,19 @@ function versionContent(dir: string, manifest: Manifest): VersionFile[] {
     .concat(files.filter((f) => f.name === 'manifest.json'));
 }
 
+/** Whether the store holds exactly this file's bytes under the version. */
+async function storedAs(ctx: Lifecycle, version: string, f: VersionFile): Promise<boolean> {
+  const stored = await readObject(ctx.store, `${versionDir(version)}/${f.name}`);
+  return stored !== null && createHash('sha256').update(stored.body).digest('hex') === f.sha256;
+}
+
+function refuse(ctx: Lifecycle, version: string, what: string): never {
+  throw new BundleRejectedError(
+    `${storeUri(ctx.store, versionDir(version))} already holds version ${version} with ${what}; ` +
+      'a version is never overwritten: publish a newly trained bundle (a new version). Nothing was written',
+  );
+}
+
 /**
  * Compares a version's content with what the store holds under that version. Returns the files
  * still to write (all when the version is new, the missing ones after an interrupted publish);
@@ -72,14 +85,8 @@ async function filesToWrite(
 ): Promise<VersionFile[]> {
   const existing = new Set(await versionFiles(ctx.store, version));
   const ours = new Set(files.map((f) => f.name));
-  const refuse = (what: string): never => {
-    throw new BundleRejectedError(
-      `${storeUri(ctx.store, versionDir(version))} already holds version ${version} with ${what}; ` +
-        'a version is never overwritten: publish a newly trained bundle (a new version). Nothing was written',
-    );
-  };
   const extra = [...existing].filter((name) => !ours.has(name));
-  if (extra.length > 0) refuse(`other files (${extra.join(', ')})`);
+  if (extra.length > 0) refuse(ctx, version, `other files (${extra.join(', ')})`);
   const missing: VersionFile[] = [];
   const differing: string[] = [];
   for (const f of files) {
@@ -87,11 +94,9 @@ async function filesToWrite(
       missing.push(f);
       continue;
     }
-    const stored = await readObject(ctx.store, `${versionDir(version)}/${f.name}`);
-    const sha = stored && createHash('sha256').update(stored.body).digest('hex');
-    if (sha !== f.sha256) differing.push(f.name);
+    if (!(await storedAs(ctx, version, f))) differing.push(f.name);
   }
-  if (differing.length > 0) refuse(`a different ${differing.sort().join(' and ')}`);
+  if (differing.length > 0) refuse(ctx, version, `a different ${differing.sort().join(' and ')}`);
   return missing;
 }
 
@@ -121,7 +126,13 @@ export async function publish(
   for (const f of toWrite) {
     const at = `${versionDir(version)}/${f.name}`;
     if (await putNewObject(store, at, f.body, f.sha256, f.contentType)) uploaded.push(f.name);
-    else await filesToWrite(ctx, version, [f]); // written meanwhile by someone else: same bytes?
+    // Another publisher of this version wrote the file first: fine only if it is these bytes.
+    else if (!(await storedAs(ctx, version, f))) {
+      throw new BundleRejectedError(
+        `another publisher wrote a different ${f.name} to ${storeUri(store, versionDir(version))} while this one ran; ` +
+          `the folder now mixes two bundles (this one wrote ${uploaded.join(', ') || 'nothing'}): remove it and publish again`,
+      );
+    }
   }
 
   const uri = storeUri(store, versionDir(version));
