@@ -12,7 +12,7 @@ export const MODEL_COMMANDS = {
   publish:
     'verify a bundle (a training job name, s3://.../model.tar.gz or a folder), store it and register it',
   promote: 'point production at VERSION, or the candidate with --canary PERCENT',
-  rollback: 'move production back to its previous version and clear the candidate',
+  rollback: 'undo the latest rollout step: end a serving canary, else move production back',
   status: 'what serves now: alias, traffic share, requests, errors, p99, confidence, approval',
   list: 'the versions in the store and the registry with their test metrics, newest first',
 } as const;

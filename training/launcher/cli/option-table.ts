@@ -199,18 +199,19 @@ export function parseWith<C extends string, O>(
 }
 
 export function helpFor(cli: CliSpec): string {
-  const commandWidth = Math.max(8, ...Object.keys(cli.commands).map((c) => c.length + 2));
+  const args = (name: string) =>
+    (cli.args as Record<string, readonly string[]> | undefined)?.[name] ?? [];
+  const heads = Object.keys(cli.commands).map((name) => [name, ...args(name)].join(' '));
+  const commandWidth = Math.max(8, ...heads.map((h) => h.length + 2));
   const lines = [
     `Usage: ${cli.program} ${cli.usage}`,
     '',
     ...cli.intro,
     '',
     'Commands:',
-    ...Object.entries(cli.commands).map(([name, text]) => {
-      const args = (cli.args as Record<string, readonly string[]> | undefined)?.[name] ?? [];
-      const head = [name, ...args].join(' ');
-      return `  ${head.padEnd(Math.max(commandWidth, head.length + 2))}${String(text)}`;
-    }),
+    ...Object.values<string>(cli.commands).map(
+      (text, i) => `  ${heads[i].padEnd(commandWidth)}${text}`,
+    ),
     '',
     'Options:',
   ];
