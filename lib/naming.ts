@@ -40,6 +40,14 @@ export function teamParameterPath(t: TeamStage): string {
   return `${PARAMETER_ROOT}/${t.team}/${t.stage}`;
 }
 
+/**
+ * The data lake's parameters: `<zone>-bucket` per zone and `kms-key-arn`, read by the
+ * launcher's `npm run model` and written by the team stack.
+ */
+export function dataLakeParameter(t: TeamStage, name: `${string}-bucket` | 'kms-key-arn'): string {
+  return `${teamParameterPath(t)}/data-lake/${name}`;
+}
+
 /** The training contract's parameters (docs/training-contract.md). */
 export function trainingParameterPath(t: TeamStage): string {
   return `${teamParameterPath(t)}/training`;
