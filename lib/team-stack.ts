@@ -137,11 +137,9 @@ export class TeamStack extends MlStack {
       cpuMillicores: serving.cpuMillicores,
       memoryMiB: serving.memoryMiB,
       capture: { uri: this.serving.feedbackUri, sampleRate: serving.captureSampleRate },
-      gpusPerPod: serving.gpusPerPod,
       quota: {
         cpuMillicores: Math.round(serving.quota.cpu * 1000),
         memoryMiB: Math.round(serving.quota.memoryGiB * 1024),
-        gpus: serving.quota.gpus,
       },
     });
     this.serving.addChart('Manifests', chart);

@@ -41,11 +41,6 @@ export interface ServingQuota {
    * @default - (maxReplicas + 1) pods of the service
    */
   readonly memoryMiB?: number;
-  /**
-   * Total `requests.nvidia.com/gpu` of the namespace.
-   * @default - (maxReplicas + 1) * gpusPerPod (0 for a CPU service)
-   */
-  readonly gpus?: number;
 }
 
 /** Per-container defaults and bounds (LimitRange) for anything else run in the namespace. */
@@ -126,12 +121,6 @@ export interface ServingChartProps {
    * @default 512
    */
   readonly memoryMiB?: number;
-  /**
-   * NVIDIA GPUs per pod; above 0 the pod requests `nvidia.com/gpu` and tolerates the GPU
-   * node taint `nvidia.com/gpu` (any value, effect NoSchedule).
-   * @default 0
-   */
-  readonly gpusPerPod?: number;
   /**
    * Sampled request/response capture for offline drift analysis: the service writes batches
    * of JSON lines under `uri` (the pod role must be allowed to write there).
@@ -270,7 +259,8 @@ export class ServingChart extends Chart {
       'limits.cpu': milli(p.quota.cpuMillicores),
       'requests.memory': mebi(p.quota.memoryMiB),
       'limits.memory': mebi(p.quota.memoryMiB),
-      'requests.nvidia.com/gpu': k8s.Quantity.fromNumber(p.quota.gpus),
+      // The service runs ONNX Runtime on CPUs: no pod of the namespace may claim a GPU.
+      'requests.nvidia.com/gpu': k8s.Quantity.fromNumber(0),
       // Exposure goes through the team's Ingress only: no NodePort or LoadBalancer services.
       'services.nodeports': k8s.Quantity.fromNumber(0),
       'services.loadbalancers': k8s.Quantity.fromNumber(0),
@@ -362,7 +352,6 @@ export class ServingChart extends Chart {
     const resources: Record<string, k8s.Quantity> = {
       cpu: milli(p.cpuMillicores),
       memory: mebi(p.memoryMiB),
-      ...(p.gpusPerPod > 0 ? { 'nvidia.com/gpu': k8s.Quantity.fromNumber(p.gpusPerPod) } : {}),
     };
     const httpGet = (path: string): k8s.HttpGetAction => ({
       path,
@@ -423,13 +412,6 @@ export class ServingChart extends Chart {
                 matchLabelKeys: ['pod-template-hash'],
               },
             ],
-            ...(p.gpusPerPod > 0
-              ? {
-                  tolerations: [
-                    { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
-                  ],
-                }
-              : {}),
             containers: [
               {
                 name,
@@ -820,7 +802,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
   }
   const cpuMillicores = wholeIn('cpuMillicores', props.cpuMillicores ?? 1000, 50, 256000);
   const memoryMiB = wholeIn('memoryMiB', props.memoryMiB ?? 512, 64, 1048576);
-  const gpusPerPod = wholeIn('gpusPerPod', props.gpusPerPod ?? 0, 0, 16);
   const pods = maxReplicas + 1;
   const quota = {
     cpuMillicores: wholeIn(
@@ -835,7 +816,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
       1,
       100_000_000,
     ),
-    gpus: wholeIn('quota.gpus', props.quota?.gpus ?? pods * gpusPerPod, 0, 10_000),
   };
   const enough = (prop: string, total: number, perPod: number) => {
     if (total < perPod * maxReplicas) {
@@ -848,7 +828,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
   };
   enough('cpuMillicores', quota.cpuMillicores, cpuMillicores);
   enough('memoryMiB', quota.memoryMiB, memoryMiB);
-  enough('gpus', quota.gpus, gpusPerPod);
 
   const l = props.limitRange ?? {};
   const limitRange = {
@@ -927,7 +906,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
     maxReplicas,
     cpuMillicores,
     memoryMiB,
-    gpusPerPod,
     quota,
     limitRange,
     preStopSleepSeconds,

@@ -128,6 +128,13 @@ export const clusterSchema = z.strictObject({
   gpuNodes: nodeGroupSchema.optional(),
 });
 
+/**
+ * Why a team file may not give the service GPUs: the image ships the CPU-only ONNX Runtime and
+ * the session uses the CPU execution provider, so requested GPUs would be paid for and idle.
+ */
+export const GPU_SERVING_REFUSED =
+  'must be 0: the serving image has the CPU-only ONNX Runtime and runs the CPU execution provider, so GPUs requested for its pods would sit idle (and be paid for); size serving.cpuMillicores instead (GPU training is unaffected: training.instanceType)';
+
 export const servingSchema = z.strictObject({
   /** Model name served by the team's inference service (the URL name and its store folder). */
   modelName: z
@@ -146,8 +153,8 @@ export const servingSchema = z.strictObject({
   /** p99 latency target in milliseconds (alarm threshold). */
   latencyP99Ms: z.number().positive().max(60000).optional(),
   /**
-   * NVIDIA GPUs per pod (0: a CPU service). Above 0 the pods run on the cluster's GPU nodes,
-   * so some team of the account and region must configure `cluster.gpuNodes`.
+   * Refused above 0 (see GPU_SERVING_REFUSED): the service runs ONNX Runtime's CPU execution
+   * provider, so GPUs a pod requested would sit idle. Kept so a file that sets it gets the reason.
    */
   gpusPerPod: z.number().int().min(0).max(16).optional(),
   /**
@@ -170,7 +177,7 @@ export const servingSchema = z.strictObject({
       cpu: z.number().positive().max(10000).optional(),
       /** Memory in GiB. */
       memoryGiB: z.number().positive().max(100000).optional(),
-      /** GPUs (`requests.nvidia.com/gpu`). */
+      /** GPUs (`requests.nvidia.com/gpu`): refused above 0, like gpusPerPod. */
       gpus: z.number().int().min(0).max(1000).optional(),
     })
     .optional(),
@@ -291,6 +298,12 @@ export const teamFileSchema = z
         path: ['serving', 'maxReplicas'],
         message: `must be >= serving.minReplicas (${minReplicas})`,
       });
+    }
+    if ((file.serving?.gpusPerPod ?? 0) > 0) {
+      ctx.addIssue({ code: 'custom', path: ['serving', 'gpusPerPod'], message: GPU_SERVING_REFUSED });
+    }
+    if ((file.serving?.quota?.gpus ?? 0) > 0) {
+      ctx.addIssue({ code: 'custom', path: ['serving', 'quota', 'gpus'], message: GPU_SERVING_REFUSED });
     }
     for (const group of ['nodes', 'gpuNodes'] as const) {
       const { minSize, maxSize } = file.cluster?.[group] ?? {};

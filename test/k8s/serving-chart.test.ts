@@ -97,14 +97,14 @@ describe('ServingChart manifests', () => {
   test('quota and limit range come from props', () => {
     // WHEN
     const m = synth({
-      quota: { cpuMillicores: 16000, memoryMiB: 32768, gpus: 2 },
+      quota: { cpuMillicores: 16000, memoryMiB: 32768 },
       limitRange: { maxCpuMillicores: 2000, maxMemoryMiB: 4096 },
     });
     // THEN
     expect(one(m, 'ResourceQuota').spec.hard).toMatchObject({
       'requests.cpu': '16000m',
       'requests.memory': '32768Mi',
-      'requests.nvidia.com/gpu': 2,
+      'requests.nvidia.com/gpu': 0,
     });
     expect(one(m, 'LimitRange').spec.limits).toEqual([
       {
@@ -415,15 +415,10 @@ describe('ServingChart manifests', () => {
       expect(checksum(synth({ aliasPollSeconds: 60 }))).not.toEqual(checksum(manifests));
     });
 
-    test('GPU pods request nvidia.com/gpu and tolerate the GPU taint', () => {
-      const m = synth({ gpusPerPod: 1 });
-      const s = podSpec(m);
-      expect(s.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
-      expect(s.tolerations).toEqual([
-        { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
-      ]);
-      expect(one(m, 'ResourceQuota').spec.hard['requests.nvidia.com/gpu']).toBe(7);
-      expect(podSpec(manifests).tolerations).toBeUndefined();
+    test('pods request no GPU and do not tolerate the GPU node taint', () => {
+      const s = podSpec(manifests);
+      expect(Object.keys(s.containers[0].resources.limits).sort()).toEqual(['cpu', 'memory']);
+      expect(s.tolerations).toBeUndefined();
     });
   });
 
