@@ -12,6 +12,7 @@ import { ApiError } from './errors';
 import { PredictionMemory } from './feedback';
 import { InferenceService } from './inference';
 import { ApiKeys } from './keys';
+import { containerCpus, workersFor } from './bundle/cpu-limit';
 import { histogramSeries, Metrics } from './metrics';
 import { ModelRegistry } from './registry';
 import { healthRoutes } from './routes/health';
@@ -165,6 +166,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   const keysAtStart = apiKeys.current.length;
   if (!keysAtStart) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
+  const cpus = containerCpus();
+  const workers = config.inferenceWorkers === 'auto' ? workersFor(cpus) : config.inferenceWorkers;
+  app.log.info({ inference_workers: workers, cpus, setting: config.inferenceWorkers }, 'inference worker pool size');
   const source = opts.source ?? openSource(config.modelSource, { forcePathStyle: config.s3ForcePathStyle });
   registry = new ModelRegistry(
     source,
@@ -174,6 +178,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       batcher: config.batcher,
       drift: config.drift,
       intraOpThreads: config.intraOpThreads,
+      workers,
       team: config.team,
       stage: config.stage,
       modelName: config.modelName,

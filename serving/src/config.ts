@@ -69,6 +69,9 @@ const envSchema = z.object({
   SERVING_REQUEST_TIMEOUT_MS: int(0, 600000).default(10000),
   SERVING_KEEP_ALIVE_TIMEOUT_MS: int(0, 600000).default(65000),
   SERVING_INTRA_OP_THREADS: int(1, 64).default(1),
+  SERVING_INFERENCE_WORKERS: z
+    .union([z.literal('auto'), int(0, 64)], { message: 'must be auto or a whole number 0..64' })
+    .default('auto'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -115,6 +118,11 @@ export interface Config {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   intraOpThreads: number;
+  /**
+   * Inference worker threads: `auto` sizes the pool from the container's CPU limit (cgroup);
+   * 0 runs ONNX Runtime on the event loop (only to measure what the pool buys).
+   */
+  inferenceWorkers: number | 'auto';
 }
 
 export class ConfigError extends Error {
@@ -191,5 +199,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.SERVING_REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: e.SERVING_KEEP_ALIVE_TIMEOUT_MS,
     intraOpThreads: e.SERVING_INTRA_OP_THREADS,
+    inferenceWorkers: e.SERVING_INFERENCE_WORKERS,
   });
 }

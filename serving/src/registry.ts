@@ -22,6 +22,8 @@ export interface RegistryOptions {
   batcher: { maxRows: number; maxWaitMs: number };
   drift: { window: number; minSamples: number };
   intraOpThreads: number;
+  /** Inference worker threads per loaded version (0: ONNX Runtime on the event loop). */
+  workers: number;
   /** `--team` / `--stage` of the publish hint a not-ready service gives (placeholders if unset). */
   team?: string;
   stage?: string;
@@ -262,7 +264,7 @@ export class ModelRegistry {
     const started = process.hrtime.bigint();
     try {
       const files = await readBundle(this.source, dir);
-      const model = await LoadedModel.load(files, { intraOpThreads: this.opts.intraOpThreads });
+      const model = await LoadedModel.load(files, { intraOpThreads: this.opts.intraOpThreads, workers: this.opts.workers });
       if (version !== null && model.version !== version) {
         await model.release();
         throw new BundleError(`manifest.json says version ${model.version}, alias says ${version}`, 'version_mismatch');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { BundleError, type Golden, type Manifest, parseGolden, parseManifest } from './manifest';
 import { Preprocessor } from './preprocess';
+import { InProcessSession, type ModelSession, WorkerSessionPool } from './session';
 
 /** The raw files of a bundle, wherever they came from (folder or S3). */
 export interface BundleFiles {
@@ -34,7 +34,6 @@ function parseJson(buf: Buffer, file: string, reason: string): unknown {
  * golden vectors reproduced. Only `load()` creates one, so holding a LoadedModel means it passed.
  */
 export class LoadedModel {
-  readonly preprocessor: Preprocessor;
   readonly outputWidth: number;
   /** The tracked statistic for drift: P(positive_label), confidence or the regression value. */
   readonly trackedColumn: number | 'max';
@@ -42,9 +41,9 @@ export class LoadedModel {
 
   private constructor(
     readonly manifest: Manifest,
-    private readonly session: InferenceSession,
+    readonly preprocessor: Preprocessor,
+    private readonly session: ModelSession,
   ) {
-    this.preprocessor = new Preprocessor(manifest);
     this.outputWidth = manifest.task === 'regression' ? 1 : manifest.output.labels.length;
     this.trackedColumn =
       manifest.task === 'binary_classification'
@@ -61,26 +60,35 @@ export class LoadedModel {
     return this.manifest.version;
   }
 
-  static async load(files: BundleFiles, opts: { intraOpThreads?: number } = {}): Promise<LoadedModel> {
+  /** Runs that may be in flight at once: the worker pool's size (1 in-process). */
+  get concurrency(): number {
+    return this.session.concurrency;
+  }
+
+  /**
+   * Verifies and loads a bundle. `workers` > 0: the graph runs in that many worker threads,
+   * each with its own session (the service); 0: on the calling thread (loadBundleDir).
+   */
+  static async load(files: BundleFiles, opts: { intraOpThreads?: number; workers?: number } = {}): Promise<LoadedModel> {
     const manifest = parseManifest(parseJson(files.manifest, 'manifest.json', 'manifest'));
     const golden = parseGolden(parseJson(files.golden, manifest.golden, 'golden'));
     const sha = createHash('sha256').update(files.model).digest('hex');
     if (sha !== manifest.model.sha256)
       throw new BundleError(`${manifest.model.file}: sha256 is ${sha}, manifest says ${manifest.model.sha256}`, 'sha256');
-    let session: InferenceSession;
+    const preprocessor = new Preprocessor(manifest);
+    const spec = { inputName: manifest.model.input_name, outputName: manifest.model.output_name, dim: preprocessor.dim };
+    const intraOpThreads = opts.intraOpThreads ?? 1;
+    const workers = opts.workers ?? 0;
+    let session: ModelSession;
     try {
-      session = await InferenceSession.create(files.model, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: opts.intraOpThreads ?? 1,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        logSeverityLevel: 3,
-      });
+      session =
+        workers > 0
+          ? await WorkerSessionPool.create(files.model, spec, { workers, intraOpThreads })
+          : await InProcessSession.create(files.model, spec, intraOpThreads);
     } catch (e) {
       throw new BundleError(`${manifest.model.file}: ONNX Runtime cannot load it (${(e as Error).message})`, 'onnx');
     }
-    const model = new LoadedModel(manifest, session);
+    const model = new LoadedModel(manifest, preprocessor, session);
     try {
       model.checkSignature();
       await model.selfTest(golden);
@@ -99,7 +107,7 @@ export class LoadedModel {
       throw new BundleError(`model.onnx has no output "${output_name}" (has ${this.session.outputNames.join(', ')})`, 'onnx');
   }
 
-  /** Reproduces every golden case (preprocessing and output) within atol, or throws. */
+  /** Reproduces every golden case (preprocessing and output) within atol on every worker, or throws. */
   private async selfTest(golden: Golden): Promise<void> {
     const { atol, cases } = golden;
     const encoded = this.preprocessor.encode(cases.map((c) => c.instance));
@@ -108,8 +116,9 @@ export class LoadedModel {
       throw new BundleError(`golden case ${e.instance}: ${e.field ?? 'instance'} ${e.message}`, 'golden');
     }
     const dim = this.preprocessor.dim;
-    const out = await this.run(encoded.data, cases.length);
-    cases.forEach((c, n) => {
+    const outs = await this.session.runOnEach(encoded.data, cases.length);
+    for (const out of outs) this.checkLength(out, cases.length);
+    for (const out of outs) cases.forEach((c, n) => {
       const check = (what: string, expected: number[], actual: ArrayLike<number>, offset: number, width: number) => {
         if (expected.length !== width)
           throw new BundleError(`golden case ${n}: ${what} has ${expected.length} values, model gives ${width}`, 'golden');
@@ -127,16 +136,17 @@ export class LoadedModel {
     });
   }
 
-  /** Runs the graph on a preprocessed [n, dim] batch; returns the flat [n, outputWidth] output. */
-  async run(input: Float32Array, n: number): Promise<Float32Array> {
-    const { input_name, output_name } = this.manifest.model;
-    const result = await this.session.run({ [input_name]: new Tensor('float32', input, [n, this.preprocessor.dim]) }, [
-      output_name,
-    ]);
-    const t = result[output_name]!;
-    const data = t.data as Float32Array;
+  /**
+   * Runs the graph on a preprocessed [n, dim] batch; returns the flat [n, outputWidth] output.
+   * `transfer`: the input's buffer moves to the worker (for a batch built only for this run).
+   */
+  async run(input: Float32Array, n: number, transfer = false): Promise<Float32Array> {
+    return this.checkLength(await this.session.run(input, n, transfer), n);
+  }
+
+  private checkLength(data: Float32Array, n: number): Float32Array {
     if (data.length !== n * this.outputWidth)
-      throw new Error(`model output ${output_name} has ${data.length} values for ${n} rows, expected ${n * this.outputWidth}`);
+      throw new Error(`model output ${this.manifest.model.output_name} has ${data.length} values for ${n} rows, expected ${n * this.outputWidth}`);
     return data;
   }
 
