@@ -137,6 +137,8 @@ export class TeamStack extends MlStack {
       cpuMillicores: serving.cpuMillicores,
       memoryMiB: serving.memoryMiB,
       capture: { uri: this.serving.feedbackUri, sampleRate: serving.captureSampleRate },
+      // A request slower than the p99 target is worth a line even when not sampled.
+      accessLog: { sampleRate: serving.accessLogSampleRate, slowRequestMs: serving.latencyP99Ms },
       quota: {
         cpuMillicores: Math.round(serving.quota.cpu * 1000),
         memoryMiB: Math.round(serving.quota.memoryGiB * 1024),

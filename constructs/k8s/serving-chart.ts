@@ -128,6 +128,12 @@ export interface ServingChartProps {
    */
   readonly capture?: { readonly uri: string; readonly sampleRate: number };
   /**
+   * Access logs: the share of successful inference requests logged, and the latency from which
+   * a request is always logged (4xx and 5xx always are).
+   * @default - 1% sampled, 1000 ms slow
+   */
+  readonly accessLog?: { readonly sampleRate?: number; readonly slowRequestMs?: number };
+  /**
    * HPA target: average CPU utilisation (percent of the request).
    * @default 70
    */
@@ -338,6 +344,8 @@ export class ServingChart extends Chart {
             [SERVING_ENV.captureSample]: String(props.capture.sampleRate),
           }
         : {}),
+      [SERVING_ENV.accessLogSample]: String(props.accessLog?.sampleRate ?? 0.01),
+      [SERVING_ENV.slowRequestMs]: String(props.accessLog?.slowRequestMs ?? 1000),
       [SERVING_ENV.team]: props.team,
       [SERVING_ENV.stage]: props.stage,
       [SERVING_ENV.shutdownDelayMs]: '0',
@@ -760,6 +768,14 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
     if (literal(uri) && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(uri)) {
       fail('capture.uri', uri, 'use s3://<bucket>/<prefix>');
     }
+  }
+  const logSample = props.accessLog?.sampleRate;
+  if (logSample !== undefined && !(logSample >= 0 && logSample <= 1)) {
+    fail('accessLog.sampleRate', logSample, 'use a share of requests from 0 to 1');
+  }
+  const slowMs = props.accessLog?.slowRequestMs;
+  if (slowMs !== undefined && !(slowMs >= 0 && slowMs <= 600000)) {
+    fail('accessLog.slowRequestMs', slowMs, 'use milliseconds from 0 to 600000');
   }
   if (literal(props.apiKeysSecret) && props.apiKeysSecret.trim() === '') {
     fail('apiKeysSecret', props.apiKeysSecret, 'pass the Secrets Manager secret name or ARN');

@@ -58,6 +58,8 @@ export interface TeamConfig {
     readonly latencyP99Ms: number;
     /** Share of requests captured to the data lake (0: off). */
     readonly captureSampleRate: number;
+    /** Share of successful inference requests that get an access log line. */
+    readonly accessLogSampleRate: number;
     /** Days between API key rotations (the previous key stays valid one more interval). */
     readonly apiKeyRotationDays: number;
     /** ResourceQuota of the team namespace. */
@@ -197,6 +199,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       memoryMiB,
       latencyP99Ms: serving.latencyP99Ms ?? 100,
       captureSampleRate: serving.captureSampleRate ?? 0,
+      accessLogSampleRate: serving.accessLogSampleRate ?? 0.01,
       apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),

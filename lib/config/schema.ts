@@ -163,6 +163,11 @@ export const servingSchema = z.strictObject({
    */
   captureSampleRate: z.number().min(0).max(1).optional(),
   /**
+   * Share of successful inference requests (0..1) that get an access log line; 4xx, 5xx and
+   * requests slower than latencyP99Ms are always logged.
+   */
+  accessLogSampleRate: z.number().min(0).max(1).optional(),
+  /**
    * Days between automatic rotations of the serving API keys. Each rotation adds a new key
    * and keeps the previous one, which stops working at the rotation after.
    */

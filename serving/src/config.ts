@@ -34,6 +34,8 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SERVING_ACCESS_LOG_SAMPLE: num(0, 1).default(0.01),
+  SERVING_SLOW_REQUEST_MS: num(0, 600000).default(1000),
   SERVING_POLL_INTERVAL_S: num(0.05, 86400).default(30),
   SERVING_RETRY_FAILED_S: num(0, 86400).default(300),
   SERVING_API_KEYS: z.string().optional(),
@@ -81,6 +83,11 @@ export interface Config {
   port: number;
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * Access log lines of successful inference requests: this share of them (0..1), at random.
+   * 4xx/5xx and requests slower than slowRequestMs are always logged.
+   */
+  accessLog: { sample: number; slowRequestMs: number };
   pollIntervalMs: number;
   retryFailedMs: number;
   /** Raw API keys from SERVING_API_KEYS (comma separated); hashed by the auth plugin. */
@@ -153,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    accessLog: { sample: e.SERVING_ACCESS_LOG_SAMPLE, slowRequestMs: e.SERVING_SLOW_REQUEST_MS },
     pollIntervalMs: e.SERVING_POLL_INTERVAL_S * 1000,
     retryFailedMs: e.SERVING_RETRY_FAILED_S * 1000,
     apiKeys: (e.SERVING_API_KEYS ?? '')

@@ -338,6 +338,8 @@ describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
       AWS_SECRET_ACCESS_KEY: 'testing',
       SERVING_S3_FORCE_PATH_STYLE: 'true',
       SERVING_API_KEYS: key,
+      // Every access line, so the check below that none carries the key sees them all.
+      SERVING_ACCESS_LOG_SAMPLE: '1',
       SERVING_SHUTDOWN_DELAY_MS: '1500',
       ...CONTRACT_ENV,
       SERVING_TEAM: 'team-process',

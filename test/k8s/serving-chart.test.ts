@@ -369,6 +369,8 @@ describe('ServingChart manifests', () => {
         SERVING_EMF: 'true',
         SERVING_EMF_NAMESPACE: SERVING_METRICS_NAMESPACE,
         SERVING_EMF_SINK: 'cloudwatch',
+        SERVING_ACCESS_LOG_SAMPLE: '0.01',
+        SERVING_SLOW_REQUEST_MS: '1000',
         SERVING_TEAM: 'fraud',
         SERVING_STAGE: 'dev',
         SERVING_SHUTDOWN_DELAY_MS: '0',
@@ -388,6 +390,17 @@ describe('ServingChart manifests', () => {
       });
       expect(() => synth({ capture: { uri: 's3://b/feedback', sampleRate: 2 } })).toThrow(
         /capture.sampleRate 2 is invalid: use a share of requests from 0 to 1/,
+      );
+    });
+
+    test('access logs: sampled share and slow threshold from props; fails outside 0..1', () => {
+      const m = synth({ accessLog: { sampleRate: 0.1, slowRequestMs: 250 } });
+      expect(one(m, 'ConfigMap').data).toMatchObject({
+        SERVING_ACCESS_LOG_SAMPLE: '0.1',
+        SERVING_SLOW_REQUEST_MS: '250',
+      });
+      expect(() => synth({ accessLog: { sampleRate: 1.5 } })).toThrow(
+        /accessLog.sampleRate 1.5 is invalid: use a share of requests from 0 to 1/,
       );
     });
 
