@@ -6,7 +6,7 @@ import type { Construct } from 'constructs';
 import { DATA_ZONES, DataLake } from '../constructs/data-lake';
 import { PodIdentity, ServingChart } from '../constructs/k8s';
 import { TeamMonitoring } from '../constructs/monitoring';
-import { TeamServing } from '../constructs/serving';
+import { RateLimitAcl, TeamServing } from '../constructs/serving';
 import { TrainingInfra } from '../constructs/training';
 import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
@@ -116,6 +116,10 @@ export class TeamStack extends MlStack {
       apiKeyRotation: Duration.days(serving.apiKeyRotationDays),
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
     });
+    const rateLimit = new RateLimitAcl(this, 'ServingRateLimit', {
+      name: `${teamResourcePrefix(config)}-serving`,
+      requestsPerSecond: serving.rateLimit.requestsPerSecond,
+    });
     const chart = new ServingChart(new cdk8s.App(), 'Serving', {
       team: config.team,
       resolveToken: (value) => this.resolve(value),
@@ -139,6 +143,8 @@ export class TeamStack extends MlStack {
       capture: { uri: this.serving.feedbackUri, sampleRate: serving.captureSampleRate },
       // A request slower than the p99 target is worth a line even when not sampled.
       accessLog: { sampleRate: serving.accessLogSampleRate, slowRequestMs: serving.latencyP99Ms },
+      webAclArn: rateLimit.webAclArn,
+      perPodRateLimit: serving.rateLimit.perPodRequestsPerSecond,
       quota: {
         cpuMillicores: Math.round(serving.quota.cpu * 1000),
         memoryMiB: Math.round(serving.quota.memoryGiB * 1024),

@@ -134,6 +134,17 @@ export interface ServingChartProps {
    */
   readonly accessLog?: { readonly sampleRate?: number; readonly slowRequestMs?: number };
   /**
+   * Requests per second one API key may send to one pod: the second line behind the fleet-wide
+   * WAF limit (`webAclArn`).
+   * @default - no per-pod limit
+   */
+  readonly perPodRateLimit?: number;
+  /**
+   * AWS WAF web ACL (regional) the load balancer controller attaches to the team's ALB.
+   * @default - no web ACL
+   */
+  readonly webAclArn?: string;
+  /**
    * HPA target: average CPU utilisation (percent of the request).
    * @default 70
    */
@@ -346,6 +357,9 @@ export class ServingChart extends Chart {
         : {}),
       [SERVING_ENV.accessLogSample]: String(props.accessLog?.sampleRate ?? 0.01),
       [SERVING_ENV.slowRequestMs]: String(props.accessLog?.slowRequestMs ?? 1000),
+      ...(props.perPodRateLimit !== undefined
+        ? { [SERVING_ENV.rateLimitRps]: String(props.perPodRateLimit) }
+        : {}),
       [SERVING_ENV.team]: props.team,
       [SERVING_ENV.stage]: props.stage,
       [SERVING_ENV.shutdownDelayMs]: '0',
@@ -581,6 +595,7 @@ export class ServingChart extends Chart {
       ...(p.allowedClientCidrs.length > 0
         ? { 'alb.ingress.kubernetes.io/inbound-cidrs': p.allowedClientCidrs.join(',') }
         : {}),
+      ...(props.webAclArn ? { 'alb.ingress.kubernetes.io/wafv2-acl-arn': props.webAclArn } : {}),
     };
     new k8s.KubeIngress(this, 'Ingress', {
       metadata: { ...meta(name), annotations: albAnnotations },
@@ -768,6 +783,10 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
     if (literal(uri) && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(uri)) {
       fail('capture.uri', uri, 'use s3://<bucket>/<prefix>');
     }
+  }
+  const perPod = props.perPodRateLimit;
+  if (perPod !== undefined && !(Number.isInteger(perPod) && perPod >= 1)) {
+    fail('perPodRateLimit', perPod, 'use a whole number of requests per second, at least 1');
   }
   const logSample = props.accessLog?.sampleRate;
   if (logSample !== undefined && !(logSample >= 0 && logSample <= 1)) {

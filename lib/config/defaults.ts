@@ -60,6 +60,8 @@ export interface TeamConfig {
     readonly captureSampleRate: number;
     /** Share of successful inference requests that get an access log line. */
     readonly accessLogSampleRate: number;
+    /** Per API key: fleet-wide (WAF on the load balancer) and per pod (the service's limiter). */
+    readonly rateLimit: { readonly requestsPerSecond: number; readonly perPodRequestsPerSecond: number };
     /** Days between API key rotations (the previous key stays valid one more interval). */
     readonly apiKeyRotationDays: number;
     /** ResourceQuota of the team namespace. */
@@ -200,6 +202,12 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       latencyP99Ms: serving.latencyP99Ms ?? 100,
       captureSampleRate: serving.captureSampleRate ?? 0,
       accessLogSampleRate: serving.accessLogSampleRate ?? 0.01,
+      rateLimit: {
+        requestsPerSecond: serving.rateLimit?.requestsPerSecond ?? 1000,
+        // No single pod should see more of one key than the whole fleet allows.
+        perPodRequestsPerSecond:
+          serving.rateLimit?.perPodRequestsPerSecond ?? serving.rateLimit?.requestsPerSecond ?? 1000,
+      },
       apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),

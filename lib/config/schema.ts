@@ -168,6 +168,17 @@ export const servingSchema = z.strictObject({
    */
   accessLogSampleRate: z.number().min(0).max(1).optional(),
   /**
+   * Requests per second per API key. The fleet-wide limit is an AWS WAF rate-based rule on the
+   * team's load balancer (counted over 60 s, so however many pods run); each pod also limits a
+   * key to perPodRequestsPerSecond as a second line, for bursts faster than WAF's count.
+   */
+  rateLimit: z
+    .strictObject({
+      requestsPerSecond: z.number().int().min(1).max(1_000_000).optional(),
+      perPodRequestsPerSecond: z.number().int().min(1).max(1_000_000).optional(),
+    })
+    .optional(),
+  /**
    * Days between automatic rotations of the serving API keys. Each rotation adds a new key
    * and keeps the previous one, which stops working at the rotation after.
    */
