@@ -179,6 +179,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       drift: config.drift,
       intraOpThreads: config.intraOpThreads,
       workers,
+      inlineRunBudgetMs: config.inlineRunBudgetMs,
       team: config.team,
       stage: config.stage,
       modelName: config.modelName,

@@ -71,6 +71,7 @@ const envSchema = z.object({
   SERVING_REQUEST_TIMEOUT_MS: int(0, 600000).default(10000),
   SERVING_KEEP_ALIVE_TIMEOUT_MS: int(0, 600000).default(65000),
   SERVING_INTRA_OP_THREADS: int(1, 64).default(1),
+  SERVING_INLINE_RUN_BUDGET_MS: num(0, 10).default(0.2),
   SERVING_INFERENCE_WORKERS: z
     .union([z.literal('auto'), int(0, 64)], { message: 'must be auto or a whole number 0..64' })
     .default('auto'),
@@ -130,6 +131,11 @@ export interface Config {
    * 0 runs ONNX Runtime on the event loop (only to measure what the pool buys).
    */
   inferenceWorkers: number | 'auto';
+  /**
+   * A batch estimated to run within this many ms runs on the event loop, where two thread
+   * hand-offs would cost more than it holds the loop (0: every batch goes to a worker).
+   */
+  inlineRunBudgetMs: number;
 }
 
 export class ConfigError extends Error {
@@ -208,5 +214,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepAliveTimeoutMs: e.SERVING_KEEP_ALIVE_TIMEOUT_MS,
     intraOpThreads: e.SERVING_INTRA_OP_THREADS,
     inferenceWorkers: e.SERVING_INFERENCE_WORKERS,
+    inlineRunBudgetMs: e.SERVING_INLINE_RUN_BUDGET_MS,
   });
 }

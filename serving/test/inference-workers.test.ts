@@ -4,6 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { LoadedModel } from '../src/bundle/model';
+import { LocalSource, readBundle } from '../src/store/store';
 import { CGROUP_CPU_FILES, cgroupCpuLimit, containerCpus, workersFor } from '../src/bundle/cpu-limit';
 import { ConfigError, loadConfig } from '../src/config';
 import { FIXTURE, post, waitFor } from './helpers';
@@ -55,6 +57,23 @@ describe('inference off the event loop (real process, heavy model)', () => {
     execFileSync('/usr/bin/python3', [join(__dirname, '..', 'bench', 'make-heavy-bundle.py'), dir, '2048']);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('only batches estimated within the inline budget stay on the event loop', async () => {
+    // GIVEN the small fixture and the heavy model, each timed on a worker at load
+    const small = await LoadedModel.load(await readBundle(new LocalSource(FIXTURE), ''), { workers: 1, inlineBudgetMs: 0.2 });
+    const off = await LoadedModel.load(await readBundle(new LocalSource(FIXTURE), ''), { workers: 1, inlineBudgetMs: 0 });
+    const big = await LoadedModel.load(await readBundle(new LocalSource(dir), ''), { workers: 1, inlineBudgetMs: 0.2 });
+    try {
+      // THEN the small model's small batches run inline (two hand-offs cost more than the run),
+      // a zero budget sends every batch to the worker, and the heavy model never runs inline
+      assert.ok(small.inlineRows >= 1, `inline rows ${small.inlineRows}`);
+      assert.equal(off.inlineRows, 0);
+      assert.equal(big.inlineRows, 0);
+      assert.equal(small.concurrency, 1);
+    } finally {
+      await Promise.all([small.release(), off.release(), big.release()]);
+    }
+  });
 
   test('probes and /metrics answer while a long model run is in flight', async () => {
     const s = startServer({

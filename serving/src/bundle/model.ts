@@ -43,6 +43,9 @@ export class LoadedModel {
     readonly manifest: Manifest,
     readonly preprocessor: Preprocessor,
     private readonly session: ModelSession,
+    /** A session on the calling thread for batches of at most inlineMaxRows rows (see load). */
+    private readonly inline: InProcessSession | null,
+    private readonly inlineMaxRows: number,
   ) {
     this.outputWidth = manifest.task === 'regression' ? 1 : manifest.output.labels.length;
     this.trackedColumn =
@@ -68,8 +71,14 @@ export class LoadedModel {
   /**
    * Verifies and loads a bundle. `workers` > 0: the graph runs in that many worker threads,
    * each with its own session (the service); 0: on the calling thread (loadBundleDir).
+   * `inlineBudgetMs` > 0 (with workers): a batch whose run is estimated (from a timed golden
+   * run in a worker) to take at most that long runs on the calling thread instead, where the
+   * two thread hand-offs would cost more than the run holds the event loop.
    */
-  static async load(files: BundleFiles, opts: { intraOpThreads?: number; workers?: number } = {}): Promise<LoadedModel> {
+  static async load(
+    files: BundleFiles,
+    opts: { intraOpThreads?: number; workers?: number; inlineBudgetMs?: number } = {},
+  ): Promise<LoadedModel> {
     const manifest = parseManifest(parseJson(files.manifest, 'manifest.json', 'manifest'));
     const golden = parseGolden(parseJson(files.golden, manifest.golden, 'golden'));
     const sha = createHash('sha256').update(files.model).digest('hex');
@@ -88,10 +97,22 @@ export class LoadedModel {
     } catch (e) {
       throw new BundleError(`${manifest.model.file}: ONNX Runtime cannot load it (${(e as Error).message})`, 'onnx');
     }
-    const model = new LoadedModel(manifest, preprocessor, session);
+    let model = new LoadedModel(manifest, preprocessor, session, null, 0);
     try {
       model.checkSignature();
-      await model.selfTest(golden);
+      const encoded = await model.selfTest(golden);
+      const budget = opts.inlineBudgetMs ?? 0;
+      if (session instanceof WorkerSessionPool && budget > 0) {
+        const rows = golden.cases.length;
+        await session.measure(encoded, rows); // warm-up
+        const perRowMs = Math.max(await session.measure(encoded, rows), 1e-3) / rows;
+        const maxRows = Math.floor(budget / perRowMs);
+        if (maxRows >= 1) {
+          const inline = await InProcessSession.create(files.model, spec, intraOpThreads);
+          model = new LoadedModel(manifest, preprocessor, session, inline, maxRows);
+          await model.selfTest(golden, async (data, n) => [await inline.run(data, n)]);
+        }
+      }
     } catch (e) {
       await model.release();
       throw e;
@@ -108,7 +129,10 @@ export class LoadedModel {
   }
 
   /** Reproduces every golden case (preprocessing and output) within atol on every worker, or throws. */
-  private async selfTest(golden: Golden): Promise<void> {
+  private async selfTest(
+    golden: Golden,
+    runEach: (data: Float32Array, rows: number) => Promise<Float32Array[]> = (data, rows) => this.session.runOnEach(data, rows),
+  ): Promise<Float32Array> {
     const { atol, cases } = golden;
     const encoded = this.preprocessor.encode(cases.map((c) => c.instance));
     if (encoded.errors) {
@@ -116,7 +140,7 @@ export class LoadedModel {
       throw new BundleError(`golden case ${e.instance}: ${e.field ?? 'instance'} ${e.message}`, 'golden');
     }
     const dim = this.preprocessor.dim;
-    const outs = await this.session.runOnEach(encoded.data, cases.length);
+    const outs = await runEach(encoded.data, cases.length);
     for (const out of outs) this.checkLength(out, cases.length);
     for (const out of outs) cases.forEach((c, n) => {
       const check = (what: string, expected: number[], actual: ArrayLike<number>, offset: number, width: number) => {
@@ -134,6 +158,12 @@ export class LoadedModel {
       check('features', c.features, encoded.data, n * dim, dim);
       check('output', c.output, out, n * this.outputWidth, this.outputWidth);
     });
+    return encoded.data;
+  }
+
+  /** Batches of at most this many rows run on the calling thread (0: none; see load). */
+  get inlineRows(): number {
+    return this.inlineMaxRows;
   }
 
   /**
@@ -141,7 +171,8 @@ export class LoadedModel {
    * `transfer`: the input's buffer moves to the worker (for a batch built only for this run).
    */
   async run(input: Float32Array, n: number, transfer = false): Promise<Float32Array> {
-    return this.checkLength(await this.session.run(input, n, transfer), n);
+    const session = this.inline && n <= this.inlineMaxRows ? this.inline : this.session;
+    return this.checkLength(await session.run(input, n, transfer), n);
   }
 
   private checkLength(data: Float32Array, n: number): Float32Array {
@@ -182,6 +213,6 @@ export class LoadedModel {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.session.release();
+    await Promise.all([this.session.release(), this.inline?.release()]);
   }
 }

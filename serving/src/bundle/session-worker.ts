@@ -19,12 +19,13 @@ InferenceSession.create(new Uint8Array(data.model), data.options).then(
         session.release().finally(() => reply({ type: 'released' }));
         return;
       }
+      const started = performance.now();
       session
         .run({ [data.inputName]: new Tensor('float32', m.input, [m.rows, data.dim]) }, [data.outputName])
         .then(
           (result) => {
             const out = result[data.outputName]!.data as Float32Array;
-            reply({ type: 'result', output: out }, [out.buffer as ArrayBuffer]);
+            reply({ type: 'result', output: out, ms: performance.now() - started }, [out.buffer as ArrayBuffer]);
           },
           (e: unknown) => reply({ type: 'error', message: (e as Error).message }),
         );

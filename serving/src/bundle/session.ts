@@ -82,7 +82,7 @@ export type WorkerRequest = { type: 'run'; input: Float32Array; rows: number } |
 export type WorkerReply =
   | { type: 'ready'; inputNames: string[]; outputNames: string[] }
   | { type: 'failed'; message: string }
-  | { type: 'result'; output: Float32Array }
+  | { type: 'result'; output: Float32Array; ms: number }
   | { type: 'error'; message: string }
   | { type: 'released' };
 
@@ -92,6 +92,8 @@ interface Job {
   transfer: boolean;
   resolve: (out: Float32Array) => void;
   reject: (e: Error) => void;
+  /** The run's own duration in the worker (no hand-off), for measure(). */
+  onTime?: (ms: number) => void;
 }
 
 interface Slot {
@@ -175,7 +177,10 @@ export class WorkerSessionPool implements ModelSession {
       const job = slot.job;
       if (!job || (m.type !== 'result' && m.type !== 'error')) return;
       slot.job = null;
-      if (m.type === 'result') job.resolve(m.output);
+      if (m.type === 'result') {
+        job.onTime?.(m.ms);
+        job.resolve(m.output);
+      }
       else job.reject(new Error(m.message));
       this.dispatch();
     });
@@ -217,6 +222,15 @@ export class WorkerSessionPool implements ModelSession {
       const req: WorkerRequest = { type: 'run', input: job.input, rows: job.rows };
       slot.worker.postMessage(req, job.transfer ? [job.input.buffer as ArrayBuffer] : []);
     }
+  }
+
+  /** Milliseconds one run of this batch takes inside a worker (without the thread hand-off). */
+  measure(input: Float32Array, rows: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let ms = 0;
+      this.queue.push({ input, rows, transfer: false, resolve: () => resolve(ms), reject, onTime: (t) => (ms = t) });
+      this.dispatch();
+    });
   }
 
   /** Each worker runs the batch once, all at the same time; only on an idle pool (at load). */
