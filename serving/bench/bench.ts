@@ -138,8 +138,8 @@ async function main() {
       : `http://127.0.0.1:${s.port}/${api === 'v1' ? 'v1/models/churn:predict' : 'v2/models/churn/infer'}`;
   const all = [...servers, bare, bareBatch];
   const rows: Array<Record<string, string | number>> = [];
-  let serviceRequests = 0;
-  const logBytesBefore = servers[0]!.stdoutBytes;
+  const requestsOf: Record<string, number> = {};
+  const logStart = servers.map((s) => s.stdoutBytes);
   try {
     // Steady state, not JIT warm-up: every server gets the same traffic first.
     for (const cell of cells)
@@ -153,7 +153,7 @@ async function main() {
             const r = await cannon(urlOf(s, cell.api), body, c, s === bare || s === bareBatch ? {} : auth);
             runs[s.name]!.rps.push(r.rps);
             runs[s.name]!.p99.push(r.p99);
-            if (s === servers[0]) serviceRequests += r.total;
+            requestsOf[s.name] = (requestsOf[s.name] ?? 0) + r.total;
           }
         const m = (name: string) => median(runs[name]!.rps);
         const row: Record<string, string | number> = {
@@ -174,7 +174,8 @@ async function main() {
       }
   } finally {
     const loadedRss = rssMb(servers[0]!.proc.pid!);
-    const logBytes = servers[0]!.stdoutBytes - logBytesBefore;
+    // Access-log bytes per 1000 requests of the measured rounds (stdout is the log stream).
+    const logPer1000 = servers.map((s, i) => Math.round(((s.stdoutBytes - logStart[i]!) / (requestsOf[s.name] ?? 1)) * 1000));
     const baseRss = BASE ? rssMb(servers[1]!.proc.pid!) : undefined;
     for (const s of all) s.proc.kill('SIGTERM');
     Object.assign(summary, {
@@ -184,7 +185,8 @@ async function main() {
       rss_after_load_mb: Math.round(loadedRss.rss),
       rss_peak_mb: Math.round(loadedRss.peak),
       before_rss_after_load_mb: baseRss && Math.round(baseRss.rss),
-      log_bytes_per_1000_requests: serviceRequests ? Math.round((logBytes / serviceRequests) * 1000) : undefined,
+      log_bytes_per_1000_requests: logPer1000[0],
+      before_log_bytes_per_1000_requests: BASE ? logPer1000[1] : undefined,
       rows,
     });
   }
@@ -234,7 +236,7 @@ function print(load: string) {
   console.log(`|${cols.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
   console.log(
-    `\ncold start to ready: ${summary.cold_start_to_ready_ms} ms${BASE ? ` (before: ${summary.before_cold_start_to_ready_ms} ms)` : ''}; RSS idle ${summary.rss_idle_mb} MB, after load ${summary.rss_after_load_mb} MB${BASE ? ` (before: ${summary.before_rss_after_load_mb} MB)` : ''}, peak ${summary.rss_peak_mb} MB; access-log bytes per 1000 requests: ${summary.log_bytes_per_1000_requests}`,
+    `\ncold start to ready: ${summary.cold_start_to_ready_ms} ms${BASE ? ` (before: ${summary.before_cold_start_to_ready_ms} ms)` : ''}; RSS idle ${summary.rss_idle_mb} MB, after load ${summary.rss_after_load_mb} MB${BASE ? ` (before: ${summary.before_rss_after_load_mb} MB)` : ''}, peak ${summary.rss_peak_mb} MB; access-log bytes per 1000 requests: ${summary.log_bytes_per_1000_requests}${BASE ? ` (before: ${summary.before_log_bytes_per_1000_requests})` : ''}`,
   );
   const h = summary.heavy as { hidden: number; batch16_run_ms: number; runs: Array<{ server: string; predict_rps: number; probes: Array<Record<string, unknown>> }> };
   console.log(`\nheavy bundle (hidden ${h.hidden}): one 16-row batch ${h.batch16_run_ms} ms; under 16 connections of /v1 predictions:\n`);
