@@ -61,7 +61,10 @@ export interface TeamConfig {
     /** Share of successful inference requests that get an access log line. */
     readonly accessLogSampleRate: number;
     /** Per API key: fleet-wide (WAF on the load balancer) and per pod (the service's limiter). */
-    readonly rateLimit: { readonly requestsPerSecond: number; readonly perPodRequestsPerSecond: number };
+    readonly rateLimit: {
+      readonly requestsPerSecond: number;
+      readonly perPodRequestsPerSecond: number;
+    };
     /** Days between API key rotations (the previous key stays valid one more interval). */
     readonly apiKeyRotationDays: number;
     /** ResourceQuota of the team namespace. */
@@ -206,7 +209,9 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
         requestsPerSecond: serving.rateLimit?.requestsPerSecond ?? 1000,
         // No single pod should see more of one key than the whole fleet allows.
         perPodRequestsPerSecond:
-          serving.rateLimit?.perPodRequestsPerSecond ?? serving.rateLimit?.requestsPerSecond ?? 1000,
+          serving.rateLimit?.perPodRequestsPerSecond ??
+          serving.rateLimit?.requestsPerSecond ??
+          1000,
       },
       apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
       quota: {

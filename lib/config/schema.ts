@@ -316,10 +316,18 @@ export const teamFileSchema = z
       });
     }
     if ((file.serving?.gpusPerPod ?? 0) > 0) {
-      ctx.addIssue({ code: 'custom', path: ['serving', 'gpusPerPod'], message: GPU_SERVING_REFUSED });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'gpusPerPod'],
+        message: GPU_SERVING_REFUSED,
+      });
     }
     if ((file.serving?.quota?.gpus ?? 0) > 0) {
-      ctx.addIssue({ code: 'custom', path: ['serving', 'quota', 'gpus'], message: GPU_SERVING_REFUSED });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'quota', 'gpus'],
+        message: GPU_SERVING_REFUSED,
+      });
     }
     for (const group of ['nodes', 'gpuNodes'] as const) {
       const { minSize, maxSize } = file.cluster?.[group] ?? {};

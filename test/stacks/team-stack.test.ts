@@ -180,7 +180,10 @@ describe('TeamStack', () => {
         Priority: priority,
         Action: {
           Block: {
-            CustomResponse: Match.objectLike({ ResponseCode: 429, CustomResponseBodyKey: 'rateLimited' }),
+            CustomResponse: Match.objectLike({
+              ResponseCode: 429,
+              CustomResponseBodyKey: 'rateLimited',
+            }),
           },
         },
         Statement: {
@@ -202,9 +205,13 @@ describe('TeamStack', () => {
     });
     // AND the Ingress names it; each pod keeps its own per-key limit as a second line
     const [aclId] = Object.keys(template.findResources('AWS::WAFv2::WebACL'));
-    const manifest = JSON.stringify(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
+    const manifest = JSON.stringify(
+      template.findResources('Custom::AWSCDK-EKS-KubernetesResource'),
+    );
     expect(manifest).toMatch(
-      new RegExp(`alb.ingress.kubernetes.io/wafv2-acl-arn.{0,40}"Fn::GetAtt":\\["${aclId}","Arn"\\]`),
+      new RegExp(
+        `alb.ingress.kubernetes.io/wafv2-acl-arn.{0,40}"Fn::GetAtt":\\["${aclId}","Arn"\\]`,
+      ),
     );
     expect(manifest).toContain('\\"SERVING_RATE_LIMIT_RPS\\":\\"20\\"');
   });
