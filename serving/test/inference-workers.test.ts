@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LoadedModel } from '../src/bundle/model';
+import { inlineRowsFor, LoadedModel } from '../src/bundle/model';
 import { LocalSource, readBundle } from '../src/store/store';
 import { CGROUP_CPU_FILES, cgroupCpuLimit, containerCpus, workersFor } from '../src/bundle/cpu-limit';
 import { ConfigError, loadConfig } from '../src/config';
@@ -58,17 +58,31 @@ describe('inference off the event loop (real process, heavy model)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  test('the inline row limit: rows whose estimated run fits the budget', () => {
+    // budget ms, measured ms, rows measured -> rows allowed inline
+    const cases: Array<[number, number, number, number]> = [
+      [0.2, 0.02, 16, 160],
+      [0.2, 0.2, 16, 16],
+      [0.2, 48, 16, 0],
+      [0.2, 3.2, 16, 1],
+      [0, 0.02, 16, 0],
+      [0.2, 0, 16, 3200],
+    ];
+    for (const [budget, ms, rows, expected] of cases) assert.equal(inlineRowsFor(budget, ms, rows), expected, `${budget} ${ms} ${rows}`);
+  });
+
   test('only batches estimated within the inline budget stay on the event loop', async () => {
     // GIVEN the small fixture and the heavy model, each timed on a worker at load
     const small = await LoadedModel.load(await readBundle(new LocalSource(FIXTURE), ''), { workers: 1, inlineBudgetMs: 0.2 });
     const off = await LoadedModel.load(await readBundle(new LocalSource(FIXTURE), ''), { workers: 1, inlineBudgetMs: 0 });
     const big = await LoadedModel.load(await readBundle(new LocalSource(dir), ''), { workers: 1, inlineBudgetMs: 0.2 });
     try {
-      // THEN the small model's small batches run inline (two hand-offs cost more than the run),
-      // a zero budget sends every batch to the worker, and the heavy model never runs inline
-      assert.ok(small.inlineRows >= 1, `inline rows ${small.inlineRows}`);
+      // THEN the small model's small batches may run inline (two hand-offs cost more than the
+      // run), a zero budget sends every batch to the worker, and the heavy model (~400x the
+      // work per row) gets fewer inline rows than the small one
+      assert.ok(small.inlineRows >= 1, `small: ${small.inlineRows} inline rows`);
       assert.equal(off.inlineRows, 0);
-      assert.equal(big.inlineRows, 0);
+      assert.ok(big.inlineRows < small.inlineRows, `heavy: ${big.inlineRows}, small: ${small.inlineRows}`);
       assert.equal(small.concurrency, 1);
     } finally {
       await Promise.all([small.release(), off.release(), big.release()]);
