@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inlineRowsFor, LoadedModel } from '../src/bundle/model';
+import { WorkerSessionPool } from '../src/bundle/session';
 import { LocalSource, readBundle } from '../src/store/store';
 import { CGROUP_CPU_FILES, cgroupCpuLimit, containerCpus, workersFor } from '../src/bundle/cpu-limit';
 import { ConfigError, loadConfig } from '../src/config';
@@ -87,6 +88,27 @@ describe('inference off the event loop (real process, heavy model)', () => {
     } finally {
       await Promise.all([small.release(), off.release(), big.release()]);
     }
+  });
+
+  test('a worker that dies fails only its in-flight run and is replaced; a corrupt graph is refused', async () => {
+    const files = await readBundle(new LocalSource(dir), '');
+    const spec = { inputName: 'input', outputName: 'probabilities', dim: 10 };
+    const pool = await WorkerSessionPool.create(files.model, spec, { workers: 1, intraOpThreads: 1 });
+    try {
+      const rows = 2000;
+      const inFlight = pool.run(new Float32Array(rows * 10), rows);
+      // Kill the one worker under the run, as an OOM kill of its thread would (test-only access).
+      await (pool as unknown as { slots: Array<{ worker: import('node:worker_threads').Worker }> }).slots[0]!.worker.terminate();
+      await assert.rejects(inFlight, /inference worker exited \(1\) during a run/);
+      const out = await pool.run(new Float32Array(2 * 10).fill(0.5), 2);
+      assert.equal(out.length, 4);
+    } finally {
+      await pool.release();
+    }
+    await assert.rejects(
+      WorkerSessionPool.create(files.model.subarray(0, 1000), spec, { workers: 1, intraOpThreads: 1 }),
+      /protobuf parsing failed|failed/i,
+    );
   });
 
   test('probes and /metrics answer while a long model run is in flight', async () => {

@@ -99,6 +99,8 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | null;
+  /** Its worker died and a replacement is starting: it takes no job until then. */
+  replacing: boolean;
 }
 
 /** The worker script next to this file: compiled .js in the image, .ts under tsx (dev, tests). */
@@ -120,6 +122,7 @@ function startWorker(data: WorkerData): Worker {
 export class WorkerSessionPool implements ModelSession {
   private readonly queue: Job[] = [];
   private released = false;
+  private failure: Error | null = null;
 
   private constructor(
     private readonly data: WorkerData,
@@ -146,7 +149,7 @@ export class WorkerSessionPool implements ModelSession {
     const booted = started.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; names: { inputNames: string[]; outputNames: string[] } }>).value);
     const pool = new WorkerSessionPool(
       data,
-      booted.map(({ worker }) => ({ worker, job: null })),
+      booted.map(({ worker }) => ({ worker, job: null, replacing: false })),
       booted[0]!.names.inputNames,
       booted[0]!.names.outputNames,
     );
@@ -191,15 +194,21 @@ export class WorkerSessionPool implements ModelSession {
       if (this.released) return;
       slot.job?.reject(new Error(`inference worker exited (${code}) during a run`));
       slot.job = null;
+      slot.replacing = true;
       WorkerSessionPool.boot(this.data).then(
         ({ worker }) => {
           if (this.released) return void worker.terminate();
           slot.worker = worker;
+          slot.replacing = false;
           this.listen(slot);
           this.dispatch();
         },
         (e: Error) => {
-          for (const j of this.queue.splice(0)) j.reject(e);
+          // The slot stays out of service; with none left, every run fails fast with why.
+          if (this.slots.every((s) => s.replacing)) {
+            this.failure = new Error(`every inference worker died and could not be replaced: ${e.message}`);
+            for (const j of this.queue.splice(0)) j.reject(this.failure);
+          }
         },
       );
     });
@@ -207,6 +216,7 @@ export class WorkerSessionPool implements ModelSession {
 
   run(input: Float32Array, rows: number, transfer = false): Promise<Float32Array> {
     if (this.released) return Promise.reject(new Error('the model was released'));
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.queue.push({ input, rows, transfer, resolve, reject });
       this.dispatch();
@@ -216,7 +226,7 @@ export class WorkerSessionPool implements ModelSession {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (!this.queue.length) return;
-      if (slot.job) continue;
+      if (slot.job || slot.replacing) continue;
       const job = this.queue.shift()!;
       slot.job = job;
       const req: WorkerRequest = { type: 'run', input: job.input, rows: job.rows };
@@ -235,7 +245,7 @@ export class WorkerSessionPool implements ModelSession {
 
   /** Each worker runs the batch once, all at the same time; only on an idle pool (at load). */
   runOnEach(input: Float32Array, rows: number): Promise<Float32Array[]> {
-    if (this.queue.length || this.slots.some((s) => s.job)) return Promise.reject(new Error('runOnEach needs an idle pool'));
+    if (this.queue.length || this.slots.some((s) => s.job || s.replacing)) return Promise.reject(new Error('runOnEach needs an idle pool'));
     return Promise.all(
       this.slots.map(
         (slot) =>
