@@ -7,7 +7,7 @@ import { DATA_ZONES, DataLake } from '../constructs/data-lake';
 import { ModelApproval } from '../constructs/lifecycle';
 import { PodIdentity, ServingChart } from '../constructs/k8s';
 import { TeamMonitoring } from '../constructs/monitoring';
-import { TeamServing } from '../constructs/serving';
+import { RateLimitAcl, TeamServing } from '../constructs/serving';
 import { TrainingInfra } from '../constructs/training';
 import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
@@ -121,6 +121,10 @@ export class TeamStack extends MlStack {
       apiKeyRotation: Duration.days(serving.apiKeyRotationDays),
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
     });
+    const rateLimit = new RateLimitAcl(this, 'ServingRateLimit', {
+      name: `${teamResourcePrefix(config)}-serving`,
+      requestsPerSecond: serving.rateLimit.requestsPerSecond,
+    });
     const chart = new ServingChart(new cdk8s.App(), 'Serving', {
       team: config.team,
       resolveToken: (value) => this.resolve(value),
@@ -142,11 +146,13 @@ export class TeamStack extends MlStack {
       cpuMillicores: serving.cpuMillicores,
       memoryMiB: serving.memoryMiB,
       capture: { uri: this.serving.feedbackUri, sampleRate: serving.captureSampleRate },
-      gpusPerPod: serving.gpusPerPod,
+      // A request slower than the p99 target is worth a line even when not sampled.
+      accessLog: { sampleRate: serving.accessLogSampleRate, slowRequestMs: serving.latencyP99Ms },
+      webAclArn: rateLimit.webAclArn,
+      perPodRateLimit: serving.rateLimit.perPodRequestsPerSecond,
       quota: {
         cpuMillicores: Math.round(serving.quota.cpu * 1000),
         memoryMiB: Math.round(serving.quota.memoryGiB * 1024),
-        gpus: serving.quota.gpus,
       },
     });
     this.serving.addChart('Manifests', chart);

@@ -62,13 +62,19 @@ export interface TeamConfig {
     readonly cpuMillicores: number;
     readonly memoryMiB: number;
     readonly latencyP99Ms: number;
-    readonly gpusPerPod: number;
     /** Share of requests captured to the data lake (0: off). */
     readonly captureSampleRate: number;
+    /** Share of successful inference requests that get an access log line. */
+    readonly accessLogSampleRate: number;
+    /** Per API key: fleet-wide (WAF on the load balancer) and per pod (the service's limiter). */
+    readonly rateLimit: {
+      readonly requestsPerSecond: number;
+      readonly perPodRequestsPerSecond: number;
+    };
     /** Days between API key rotations (the previous key stays valid one more interval). */
     readonly apiKeyRotationDays: number;
     /** ResourceQuota of the team namespace. */
-    readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
+    readonly quota: { readonly cpu: number; readonly memoryGiB: number };
     readonly ingress: {
       /** ACM certificate of the HTTPS listener. */
       readonly certificateArn: string;
@@ -151,7 +157,6 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
   const maxReplicas = serving.maxReplicas ?? Math.max(d.maxReplicas, minReplicas);
   const cpuMillicores = serving.cpuMillicores ?? 1000;
   const memoryMiB = serving.memoryMiB ?? 512;
-  const gpusPerPod = serving.gpusPerPod ?? 0;
   // Room for every replica the autoscaler may run plus one rolling-update surge pod.
   const podsAtPeak = maxReplicas + 1;
   const config: TeamConfig = {
@@ -206,13 +211,20 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       cpuMillicores,
       memoryMiB,
       latencyP99Ms: serving.latencyP99Ms ?? 100,
-      gpusPerPod,
       captureSampleRate: serving.captureSampleRate ?? 0,
+      accessLogSampleRate: serving.accessLogSampleRate ?? 0.01,
+      rateLimit: {
+        requestsPerSecond: serving.rateLimit?.requestsPerSecond ?? 1000,
+        // No single pod should see more of one key than the whole fleet allows.
+        perPodRequestsPerSecond:
+          serving.rateLimit?.perPodRequestsPerSecond ??
+          serving.rateLimit?.requestsPerSecond ??
+          1000,
+      },
       apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
         memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),
-        gpus: serving.quota?.gpus ?? podsAtPeak * gpusPerPod,
       },
       ingress: {
         // The schema requires it; the fallback only satisfies the type.
