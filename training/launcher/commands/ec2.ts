@@ -14,7 +14,8 @@ import { fetchBundle } from '../lib/bundle-output';
 import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
 import type { TrainingPlatform } from '../lib/platform';
-import { readTextIfExists, s3Join } from '../lib/s3';
+import { readTextIfExists } from '../lib/s3';
+import { s3Join } from '../lib/s3-uri';
 
 const DONE = new Set(['SUCCEEDED', 'FAILED']);
 
