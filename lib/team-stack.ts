@@ -154,6 +154,7 @@ export class TeamStack extends MlStack {
       stage: config.stage,
       alarmEmails: config.alarmEmails,
       trainingJobNamePrefix: trainingJobNamePrefix(config),
+      trainingJobQueue: this.training.jobQueue,
       service: {
         modelName: serving.modelName,
         // A literal, not the cluster's token: it is a metric dimension value.
