@@ -10,6 +10,7 @@ import { OBJECTIVE_METRIC_NAMES } from '../../../serving/src/bundle/quality';
 export const COMMANDS = {
   train: 'train a model (default command); --mode picks where',
   tune: 'run a SageMaker hyperparameter tuning job (Bayesian) and fetch the best model',
+  experiments: "list the team's training runs with hyperparameters and final metrics",
 } as const;
 export type Command = keyof typeof COMMANDS;
 
@@ -111,6 +112,14 @@ export const OPTIONS = {
     placeholder: 'FILE',
     description: 'tune: JSON file of parameter ranges (default: built in)',
   },
+  'sort-by': {
+    type: 'string',
+    placeholder: 'METRIC',
+    description:
+      'experiments: best first by this metric (e.g. test:f1; *:loss lowest first); default newest first',
+  },
+  'max-results': { type: 'number', default: 20, description: 'experiments: runs to list' },
+  json: { type: 'boolean', default: false, description: 'experiments: print JSON, not a table' },
   python: {
     type: 'string',
     env: 'TRAINER_PYTHON',
@@ -260,13 +269,13 @@ export function parseCommandLine(
 export function helpText(): string {
   const specs = OPTIONS as Record<string, OptionSpec>;
   const lines = [
-    'Usage: npm run train -- [train|tune] [options]',
+    'Usage: npm run train -- [train|tune|experiments] [options]',
     '',
     'Trains the reference model (or your trainer image) and prints the model bundle folder',
     'as the last line of stdout. Progress goes to stderr.',
     '',
     'Commands:',
-    ...Object.entries(COMMANDS).map(([name, text]) => `  ${name.padEnd(8)}${text}`),
+    ...Object.entries(COMMANDS).map(([name, text]) => `  ${name.padEnd(13)}${text}`),
     '',
     'Options:',
   ];
@@ -294,6 +303,7 @@ export function helpText(): string {
     '  npm run train -- --mode sagemaker --team fraud --stage dev --data ./data/train',
     '  npm run train -- --mode ec2 --team fraud --data ./data/train',
     '  npm run train -- tune --team fraud --max-jobs 20 --data ./data/train',
+    '  npm run train -- experiments --team fraud --sort-by test:f1 --max-results 10',
   );
   return lines.join('\n');
 }

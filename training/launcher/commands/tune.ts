@@ -15,7 +15,7 @@ import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
 import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
-import type { MetricDefinition } from '../lib/metric-definitions';
+import { lowerIsBetter, type MetricDefinition } from '../lib/metric-definitions';
 import type { TrainingPlatform } from '../lib/platform';
 import { jobTags, trainingJobDefinition } from '../lib/job-spec';
 import { launcherJobSpec } from '../lib/training-job';
@@ -70,7 +70,7 @@ export function objectiveOf(metric: string, metrics: readonly MetricDefinition[]
   }
   return {
     MetricName: metric,
-    Type: metric.endsWith(':loss') ? ('Minimize' as const) : ('Maximize' as const),
+    Type: lowerIsBetter(metric) ? ('Minimize' as const) : ('Maximize' as const),
   };
 }
 

@@ -8,7 +8,8 @@ import { PARAMETER_ROOT, trainingParameterPath } from '../../../lib/naming';
 /** A parameter of the training contract (constructs/training/contract.ts). */
 export type ParameterName = TrainingParameter;
 
-export type Purpose = 'sagemaker' | 'ec2';
+/** What the parameters are read for; `experiments` needs only the team to exist. */
+export type Purpose = 'sagemaker' | 'ec2' | 'experiments';
 
 const REQUIRED: Record<Purpose, ParameterName[]> = {
   sagemaker: [
@@ -31,6 +32,7 @@ const REQUIRED: Record<Purpose, ParameterName[]> = {
     'batch/job-queue',
     'batch/job-definition',
   ],
+  experiments: [],
 };
 
 export interface TrainingPlatform {
