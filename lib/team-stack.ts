@@ -100,6 +100,12 @@ export class TeamStack extends MlStack {
       maxVcpus: config.training.maxVcpus,
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
       objective: config.training.objective,
+      experimentTracking: config.training.experimentTracking.enabled
+        ? {
+            trackingServerName: teamResourcePrefix(config),
+            size: config.training.experimentTracking.size,
+          }
+        : undefined,
     });
 
     // Serving: the AWS side here (pod role, API keys, image), the Kubernetes side from the

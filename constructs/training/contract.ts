@@ -27,6 +27,8 @@ export const TRAINING_PARAMETERS = {
   'model-package-group': 'SageMaker model package group (the model registry) of the team',
   objective:
     'optional JSON {"metric", "parameter"?, "target"}: training.objective of the team file, passed to the trainer',
+  'mlflow/tracking-server-arn':
+    "optional: ARN of the team's SageMaker MLflow tracking server (training.experimentTracking); the launcher passes it to the trainer",
 } as const;
 export type TrainingParameter = keyof typeof TRAINING_PARAMETERS;
 
@@ -57,3 +59,18 @@ export function decodeObjective(raw: string): Objective {
   if (issues.length > 0) throw new Error(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
   return objective as Objective;
 }
+
+/** Sizes of a SageMaker managed MLflow tracking server (`training.experimentTracking.size`). */
+export const TRACKING_SERVER_SIZES = ['Small', 'Medium', 'Large'] as const;
+export type TrackingServerSize = (typeof TRACKING_SERVER_SIZES)[number];
+
+/**
+ * The trainer's experiment tracking environment (MLflow's own variable names): the launcher
+ * sets them on the job, training/reference/ml_trainer/tracking.py reads them. With a tracking
+ * server ARN as the URI, the MLflow client's sagemaker-mlflow plugin signs the calls.
+ */
+export const TRACKING_ENV = {
+  trackingUri: 'MLFLOW_TRACKING_URI',
+  experimentName: 'MLFLOW_EXPERIMENT_NAME',
+  runName: 'MLFLOW_RUN_NAME',
+} as const;

@@ -12,7 +12,13 @@ import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
 import type { Objective } from '../../serving/src/bundle/quality';
 import { allowLogsToUseKey } from '../private/logs-key';
-import { encodeObjective, TRAINING_PARAMETERS, type TrainingParameter } from './contract';
+import {
+  encodeObjective,
+  TRAINING_PARAMETERS,
+  type TrackingServerSize,
+  type TrainingParameter,
+} from './contract';
+import { ExperimentTracking } from './experiment-tracking';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -81,6 +87,16 @@ export interface TrainingInfraProps {
    * @default - no parameter: the trainer's default objective (f1, no target)
    */
   readonly objective?: Objective;
+  /**
+   * A SageMaker managed MLflow tracking server the training roles (only) may log to, with its
+   * artifacts under `models/mlflow/`; its ARN is the `mlflow/tracking-server-arn` parameter.
+   * @default - no tracking server
+   */
+  readonly experimentTracking?: {
+    readonly trackingServerName: string;
+    /** @default 'Small' */
+    readonly size?: TrackingServerSize;
+  };
 }
 
 /**
@@ -98,6 +114,8 @@ export class TrainingInfra extends Construct {
   readonly jobDefinition: batch.EcsJobDefinition;
   readonly securityGroup: ec2.SecurityGroup;
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
+  /** The team's MLflow tracking server, when `experimentTracking` is set. */
+  readonly experimentTracking?: ExperimentTracking;
 
   constructor(scope: Construct, id: string, props: TrainingInfraProps) {
     super(scope, id);
@@ -289,6 +307,15 @@ export class TrainingInfra extends Construct {
       modelPackageGroupDescription: `Model registry of ${props.parameterPath}`,
     });
 
+    if (props.experimentTracking) {
+      this.experimentTracking = new ExperimentTracking(this, 'ExperimentTracking', {
+        dataLake,
+        ...props.experimentTracking,
+      });
+      this.experimentTracking.grantLogging(this.sageMakerRole);
+      this.experimentTracking.grantLogging(this.batchJobRole);
+    }
+
     const models = dataLake.bucket('models').bucketName;
     const features = dataLake.bucket('features').bucketName;
     const parameters: Partial<Record<TrainingParameter, string>> = {
@@ -305,6 +332,9 @@ export class TrainingInfra extends Construct {
       spot: String(spot),
       'model-package-group': props.modelPackageGroupName,
       ...(props.objective ? { objective: encodeObjective(props.objective) } : {}),
+      ...(this.experimentTracking
+        ? { 'mlflow/tracking-server-arn': this.experimentTracking.trackingServerArn }
+        : {}),
     };
     for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
 import { objectiveIssues } from '../../serving/src/bundle/quality';
+import { TRACKING_SERVER_SIZES } from '../../constructs/training/contract';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -99,6 +100,13 @@ export const trainingSchema = z.strictObject({
   promotionMargin: z.number().min(0).max(1).optional(),
   /** The success metric and its target; unset: the trainer's default (f1, no target). */
   objective: objectiveSchema.optional(),
+  /** A SageMaker managed MLflow tracking server for the team's runs. */
+  experimentTracking: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      size: z.enum(TRACKING_SERVER_SIZES).optional(),
+    })
+    .optional(),
 });
 
 const ipv4Cidr = z

@@ -45,7 +45,8 @@ const SPEC: JobSpec = {
 describe('job spec (the one training-job builder)', () => {
   test('loads no SDK, no aws-cdk-lib and no node module at run time, so a construct can call it', () => {
     const file = path.join(__dirname, '../../training/launcher/lib/job-spec.ts');
-    expect([...runtimeImports(file)]).toEqual([]);
+    // zod alone, for the objective checks of the training contract module it names env vars from
+    expect([...runtimeImports(file)]).toEqual(['zod']);
   });
 
   test('builds the CreateTrainingJob request of a run from the spec alone', () => {
@@ -107,6 +108,24 @@ describe('job spec (the one training-job builder)', () => {
     expect(definition.EnableManagedSpotTraining).toBe(false);
     expect(definition.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 3600 });
     expect(definition.ResourceConfig?.InstanceCount).toBe(4);
+  });
+
+  test('with a tracking server: the MLflow variables, and network access instead of isolation', () => {
+    const arn = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlp-fraud-prod';
+    const request = createTrainingJobRequest(
+      { ...SPEC, trackingServerArn: arn },
+      { name: 'fraud-prod-train-1', channelUris: {}, hyperparameters: {} },
+    );
+    expect(request.EnableNetworkIsolation).toBe(false);
+    expect(request.Environment).toEqual({
+      MLFLOW_TRACKING_URI: arn,
+      MLFLOW_EXPERIMENT_NAME: 'fraud-prod',
+      MLFLOW_RUN_NAME: 'fraud-prod-train-1',
+    });
+    // A tuning job's definition names no run: each trial is its own training job.
+    expect(trainingJobDefinition({ ...SPEC, trackingServerArn: arn }, {}, 't').Environment).toEqual(
+      { MLFLOW_TRACKING_URI: arn, MLFLOW_EXPERIMENT_NAME: 'fraud-prod' },
+    );
   });
 
   test('keeps CDK tokens for the contract values intact', () => {

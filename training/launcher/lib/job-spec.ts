@@ -5,7 +5,8 @@ import type {
 } from '@aws-sdk/client-sagemaker';
 import type { MetricDefinition } from './metric-definitions';
 import { costAllocationTags } from '../../../constructs/monitoring/cost-allocation';
-import type { TeamStage } from '../../../lib/naming';
+import { TRACKING_ENV } from '../../../constructs/training/contract';
+import { experimentName, type TeamStage } from '../../../lib/naming';
 import { s3Join } from './s3-uri';
 
 /**
@@ -35,6 +36,12 @@ export interface JobSpec extends TeamStage {
   /** Managed spot capacity (with checkpoints); the wait limit applies only then. */
   readonly spot: boolean;
   readonly metricDefinitions: readonly MetricDefinition[];
+  /**
+   * The team's MLflow tracking server (`mlflow/tracking-server-arn`): the trainer logs its runs
+   * there, so the container gets network access (through the VPC) instead of isolation.
+   * @default - no tracking: the container runs network-isolated
+   */
+  readonly trackingServerArn?: string;
 }
 
 /** One run of a job spec: its name, its data channels and the trainer's hyperparameters. */
@@ -102,17 +109,37 @@ export function trainingJobDefinition(
       LocalPath: CHECKPOINT_LOCAL_PATH,
     },
     VpcConfig: { SecurityGroupIds: [...spec.securityGroupIds], Subnets: [...spec.subnetIds] },
-    // The trainer needs no network: SageMaker moves data and checkpoints in and out.
-    EnableNetworkIsolation: true,
+    // SageMaker moves data and checkpoints in and out: only tracking needs the network.
+    EnableNetworkIsolation: spec.trackingServerArn === undefined,
     EnableInterContainerTrafficEncryption: true,
+    ...(spec.trackingServerArn !== undefined
+      ? { Environment: trackingEnvironment(spec, spec.trackingServerArn) }
+      : {}),
+  };
+}
+
+/** The trainer's tracking variables (TRACKING_ENV); a run name only for a single job. */
+export function trackingEnvironment(
+  spec: TeamStage,
+  trackingServerArn: string,
+  runName?: string,
+): Record<string, string> {
+  return {
+    [TRACKING_ENV.trackingUri]: trackingServerArn,
+    [TRACKING_ENV.experimentName]: experimentName(spec),
+    ...(runName !== undefined ? { [TRACKING_ENV.runName]: runName } : {}),
   };
 }
 
 /** The CreateTrainingJob request of one run; checkpoints go under the run's name. */
 export function createTrainingJobRequest(spec: JobSpec, run: JobRun): CreateTrainingJobRequest {
+  const definition = trainingJobDefinition(spec, run.channelUris, run.name);
   return {
     TrainingJobName: run.name,
-    ...trainingJobDefinition(spec, run.channelUris, run.name),
+    ...definition,
+    ...(spec.trackingServerArn !== undefined
+      ? { Environment: trackingEnvironment(spec, spec.trackingServerArn, run.name) }
+      : {}),
     HyperParameters: { ...run.hyperparameters },
     Tags: jobTags(spec),
   };

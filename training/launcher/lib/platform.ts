@@ -57,6 +57,8 @@ export interface TrainingPlatform {
   readonly batchJobDefinition: string;
   /** The team file's training.objective; undefined: the trainer's default. */
   readonly objective?: Objective;
+  /** The team's MLflow tracking server (`mlflow/tracking-server-arn`); undefined: no tracking. */
+  readonly trackingServerArn?: string;
 }
 
 export function parameterPrefix(team: string, stage: string): string {
@@ -185,5 +187,6 @@ export async function loadPlatform(
     batchJobQueue: get('batch/job-queue'),
     batchJobDefinition: get('batch/job-definition'),
     objective,
+    trackingServerArn: values.get('mlflow/tracking-server-arn') || undefined,
   };
 }

@@ -24,5 +24,6 @@ export function launcherJobSpec(platform: TrainingPlatform, options: Options): J
     maxWaitSeconds: platform.maxWaitSeconds,
     spot: platform.spot && !options.onDemand,
     metricDefinitions: metricDefinitions(platform),
+    ...(platform.trackingServerArn ? { trackingServerArn: platform.trackingServerArn } : {}),
   };
 }
