@@ -187,3 +187,25 @@ export function sageMakerBoundarySuite(artifact: string) {
   beforeEach(() => sagemaker.reset());
   return { sagemaker, suite };
 }
+
+/** Runs `use` with no AWS credentials anywhere the SDK looks (environment, files, IMDS). */
+export async function withoutCredentials(use: () => Promise<void>): Promise<void> {
+  const saved = { ...process.env };
+  for (const key of [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+  ])
+    delete process.env[key];
+  Object.assign(process.env, {
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+  });
+  try {
+    await use();
+  } finally {
+    process.env = saved;
+  }
+}

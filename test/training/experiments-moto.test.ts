@@ -1,7 +1,14 @@
 import { CreateTrainingJobCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { main } from '../../training/launcher/main';
 import { createTrainingJobRequest } from '../../training/launcher/lib/job-spec';
-import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, motoSuite, REGION } from './aws-fixtures';
+import {
+  awsArgs,
+  DUMMY_CREDENTIALS,
+  KMS_KEY,
+  motoSuite,
+  REGION,
+  withoutCredentials,
+} from './aws-fixtures';
 import { recordingRuntime } from './helpers';
 
 /** `experiments` against a real moto server: Search over training jobs, the team's only. */
@@ -78,28 +85,13 @@ describe('experiments against moto', () => {
   });
 
   test('fails without credentials with one line', async () => {
-    const saved = { ...process.env };
-    for (const key of [
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'AWS_SESSION_TOKEN',
-      'AWS_PROFILE',
-    ])
-      delete process.env[key];
-    Object.assign(process.env, {
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: '/nonexistent/config',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-    });
-    try {
+    await withoutCredentials(async () => {
       const runtime = recordingRuntime();
       expect(await main(['experiments', ...awsArgs(suite.moto)], runtime)).toBe(1);
       expect(runtime.err).toHaveLength(1);
       expect(runtime.err[0]).toMatch(
         /^error: no valid AWS credentials while reading SSM parameters under \/ml-platform\/fraud\/dev\/training\/ \(.*\): run `aws sso login`/,
       );
-    } finally {
-      process.env = saved;
-    }
+    });
   });
 });
