@@ -104,6 +104,12 @@ export class TeamStack extends MlStack {
       maxVcpus: config.training.maxVcpus,
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
       objective: config.training.objective,
+      experimentTracking: config.training.experimentTracking.enabled
+        ? {
+            trackingServerName: teamResourcePrefix(config),
+            size: config.training.experimentTracking.size,
+          }
+        : undefined,
     });
 
     // Serving: the AWS side here (pod role, API keys, image), the Kubernetes side from the
@@ -164,6 +170,7 @@ export class TeamStack extends MlStack {
       stage: config.stage,
       alarmEmails: config.alarmEmails,
       trainingJobNamePrefix: trainingJobNamePrefix(config),
+      trainingJobQueue: this.training.jobQueue,
       service: {
         modelName: serving.modelName,
         // A literal, not the cluster's token: it is a metric dimension value.

@@ -1,5 +1,5 @@
 import type { Objective } from '../../serving/src/bundle/quality';
-import type { ApprovalMode } from '../../constructs/training/contract';
+import type { ApprovalMode, TrackingServerSize } from '../../constructs/training/contract';
 import type { Stage, TeamFile } from './schema';
 
 /** A team environment with every default applied: what stacks and constructs receive. */
@@ -45,6 +45,11 @@ export interface TeamConfig {
     readonly objective?: Objective;
     /** Registry approval of published models (prod: manual, dev and staging: auto). */
     readonly approval: ApprovalMode;
+    /** A SageMaker MLflow tracking server for the team (off in dev unless asked for). */
+    readonly experimentTracking: {
+      readonly enabled: boolean;
+      readonly size: TrackingServerSize;
+    };
   };
   /** The shared EKS cluster as this team asks for it (see `derivePlatforms`). */
   readonly cluster: {
@@ -100,6 +105,8 @@ export interface NodeGroupConfig {
 
 interface StageDefaults {
   apiKeyRotationDays: number;
+  /** A managed MLflow server runs (and bills) all the time: off where experiments are throwaway. */
+  experimentTracking: boolean;
   natGatewaysPerAz: boolean;
   noncurrentVersionDays: number;
   accessLogDays: number;
@@ -113,6 +120,7 @@ interface StageDefaults {
 /** Stage-aware defaults: prod keeps more and runs highly available; dev is small and cheap. */
 export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = {
   dev: {
+    experimentTracking: false,
     apiKeyRotationDays: 30,
     natGatewaysPerAz: false,
     noncurrentVersionDays: 7,
@@ -124,6 +132,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 2 },
   },
   staging: {
+    experimentTracking: true,
     apiKeyRotationDays: 30,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 30,
@@ -135,6 +144,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 4 },
   },
   prod: {
+    experimentTracking: true,
     apiKeyRotationDays: 90,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 90,
@@ -197,6 +207,10 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       promotionMargin: file.training?.promotionMargin ?? 0.005,
       objective: file.training?.objective as Objective | undefined,
       approval: file.training?.approval ?? (file.stage === 'prod' ? 'manual' : 'auto'),
+      experimentTracking: {
+        enabled: file.training?.experimentTracking?.enabled ?? d.experimentTracking,
+        size: file.training?.experimentTracking?.size ?? 'Small',
+      },
     },
     cluster: {
       endpointPublicCidrs: file.cluster?.endpointPublicCidrs ?? [],

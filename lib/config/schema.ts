@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { APPROVAL_MODES } from '../../constructs/training/contract';
 import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
 import { objectiveIssues } from '../../serving/src/bundle/quality';
+import { TRACKING_SERVER_SIZES } from '../../constructs/training/contract';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -106,6 +107,13 @@ export const trainingSchema = z.strictObject({
    */
   approval: z
     .enum(APPROVAL_MODES, { error: `must be one of ${APPROVAL_MODES.join(', ')}` })
+    .optional(),
+  /** A SageMaker managed MLflow tracking server for the team's runs. */
+  experimentTracking: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      size: z.enum(TRACKING_SERVER_SIZES).optional(),
+    })
     .optional(),
 });
 

@@ -153,6 +153,19 @@ describe('TeamStack', () => {
         detail: Match.objectLike({ TrainingJobName: [{ prefix: 'fraud-prod-' }] }),
       }),
     });
+    // ...and the Batch jobs of `--mode ec2` on the team's own queue.
+    const [queue] = Object.keys(template.findResources('AWS::Batch::JobQueue'));
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.batch'],
+        'detail-type': ['Batch Job State Change'],
+        detail: {
+          jobQueue: [{ 'Fn::GetAtt': [queue, 'JobQueueArn'] }],
+          jobName: [{ prefix: 'fraud-prod-' }],
+          status: ['FAILED'],
+        },
+      },
+    });
   });
 
   test('captures a sample of requests into the processed zone when configured', () => {

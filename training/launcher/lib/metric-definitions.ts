@@ -15,3 +15,8 @@ export function metricDefinitions(platform: TrainingPlatform): MetricDefinition[
     readFileSync(path.join(REFERENCE_DIR, 'metric_definitions.json'), 'utf8'),
   ) as MetricDefinition[];
 }
+
+/** Losses are minimised, every other metric maximised (tuning objectives, `experiments --sort-by`). */
+export function lowerIsBetter(metric: string): boolean {
+  return metric.endsWith(':loss');
+}
