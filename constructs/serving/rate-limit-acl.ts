@@ -45,7 +45,8 @@ export class RateLimitAcl extends Construct {
     const acl = new wafv2.CfnWebACL(this, 'Resource', {
       name: props.name,
       scope: 'REGIONAL',
-      description: `Fleet-wide rate limit: ${requestsPerSecond} requests/s per API key (over ${RATE_WINDOW_SECONDS} s)`,
+      // CloudFormation allows letters, digits, spaces and =:#@/-,. in a web ACL description.
+      description: `Fleet-wide rate limit: ${requestsPerSecond} requests/s per API key, over ${RATE_WINDOW_SECONDS} s`,
       defaultAction: { allow: {} },
       visibilityConfig: visibility(props.name),
       customResponseBodies: {

@@ -33,6 +33,21 @@ describe('the whole app', () => {
     expect(() => buildApp(teams()).app.synth()).not.toThrow();
   });
 
+  test("passes CloudFormation's own template validation (schemas, patterns), with no warning", () => {
+    // aws-cdk-lib's CloudFormation Validate plugin writes what it finds next to the templates;
+    // a property CloudFormation would refuse at deploy time (e.g. a description pattern) shows here.
+    const outdir = buildApp(teams()).app.synth().directory;
+    const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
+    const violations = report.pluginReports.flatMap(
+      (p: { pluginName: string; violations: { ruleName: string; description: string }[] }) =>
+        p.violations.map((v) => `${p.pluginName} ${v.ruleName}: ${v.description}`),
+    );
+    expect(report.pluginReports.map((p: { pluginName: string }) => p.pluginName)).toContain(
+      'CloudFormation Validate',
+    );
+    expect(violations).toEqual([]);
+  });
+
   test('two synths of the same config are byte-identical', () => {
     const first = synthTemplates(() => buildApp(teams()));
     const second = synthTemplates(() => buildApp(teams()));
