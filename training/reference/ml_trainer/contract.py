@@ -93,6 +93,7 @@ class Hyperparameters:
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto (on for CUDA) | on | off
     num_workers: int = -1  # DataLoader workers; -1 = auto
+    stream: str = "auto"  # stream CSV shards from disk: auto (when several processes) | on | off
     golden_cases: int = 16
 
     def hidden_sizes(self) -> List[int]:

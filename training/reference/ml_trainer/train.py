@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from . import export, preprocess
+from . import distributed, export, preprocess, shards
 from .contract import Hyperparameters, Paths, load_hyperparameters, resolve_paths
 from .data import DataCheckError, Schema, Table, check_table, load_schema, parse_table, read_channel, stratified_split
 from .metrics import classification_metrics, log_loss
@@ -32,24 +32,13 @@ def _load_channel(channel: str, paths: Paths, schema: Schema, hp: Hyperparameter
     return check_table(channel, parse_table(channel, header, rows, schema), schema, hp, is_train=False)
 
 
-def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) -> Dict[str, object]:
-    now = now or dt.datetime.now(dt.timezone.utc)
-    if "train" not in paths.channels:
-        raise DataCheckError(
-            "channel 'train' not found: set SM_CHANNEL_TRAIN or put CSV files in "
-            f"{os.path.join(paths.root, 'input', 'data', 'train')}"
-        )
+def _prepare_in_memory(paths: Paths, hp: Hyperparameters) -> shards.Prepared:
     header, rows = read_channel("train", paths.channels["train"])
     schema = load_schema(paths.channels["train"], header, hp)
     full = check_table("train", parse_table("train", header, rows, schema), schema, hp, is_train=True)
     log(f"train channel: {full.n} rows, {len(schema.features)} features, label '{schema.label}'")
 
     labels: List[str] = schema.labels or sorted(set(full.columns[schema.label]))
-    binary = len(labels) == 2
-    positive_label = (schema.positive_label or labels[-1]) if binary else None
-    if positive_label is not None and positive_label not in labels:
-        raise DataCheckError(f"positive_label {positive_label!r} is not one of the labels {labels}")
-    positive_index = labels.index(positive_label) if positive_label is not None else None
 
     fractions = []
     if "validation" not in paths.channels:
@@ -64,6 +53,30 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
     log(f"split: train={train_table.n} validation={val_table.n} test={test_table.n} (stratified on '{schema.label}')")
 
     features = preprocess.fit(train_table, schema)  # training split only: no leakage
+    return shards.Prepared(schema, labels, train_table, val_table, test_table, features)
+
+
+def run(
+    paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None, ctx: distributed.Context = distributed.LOCAL
+) -> Dict[str, object]:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if "train" not in paths.channels:
+        raise DataCheckError(
+            "channel 'train' not found: set SM_CHANNEL_TRAIN or put CSV files in "
+            f"{os.path.join(paths.root, 'input', 'data', 'train')}"
+        )
+    say = log if ctx.is_main else (lambda _: None)
+    if shards.streams(hp, ctx):
+        prepared = shards.prepare(paths, hp, ctx, lambda name, schema: _load_channel(name, paths, schema, hp), say)
+    else:
+        prepared = _prepare_in_memory(paths, hp)
+    schema, labels, features = prepared.schema, prepared.labels, prepared.features
+    train_table, val_table, test_table = prepared.train, prepared.validation, prepared.test
+    binary = len(labels) == 2
+    positive_label = (schema.positive_label or labels[-1]) if binary else None
+    if positive_label is not None and positive_label not in labels:
+        raise DataCheckError(f"positive_label {positive_label!r} is not one of the labels {labels}")
+    positive_index = labels.index(positive_label) if positive_label is not None else None
     label_index = {label: i for i, label in enumerate(labels)}
 
     def tensors(table: Table, channel: str):
@@ -76,8 +89,11 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
     x_test, y_test = tensors(test_table, "test")
 
     result = train(
-        hp, x_train, y_train, x_val, y_val, len(labels), paths.checkpoint_dir, positive_index, log=log
+        hp, x_train, y_train, x_val, y_val, len(labels), paths.checkpoint_dir, positive_index, log=say,
+        stream=prepared.stream,
     )
+    if not ctx.is_main:  # rank 0 alone evaluates and writes the bundle
+        return {}
     device = torch.device(result.device)
     model = result.model
 
@@ -150,7 +166,7 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
         "features": features,
         "output": output,
         "metrics": metrics,
-        "reference": preprocess.reference_statistics(train_table, features, tracked),
+        "reference": prepared.reference_statistics(tracked),
         "golden": "golden.json",
     }
     export.write_json(os.path.join(paths.model_dir, "manifest.json"), manifest)
@@ -179,29 +195,35 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
     return manifest
 
 
-def fail(paths: Paths, message: str) -> None:
-    try:
-        os.makedirs(paths.output_dir, exist_ok=True)
-        with open(paths.failure_file, "w", encoding="utf-8") as f:
-            f.write(message[:1000] + "\n")  # SageMaker keeps the first 1024 characters
-    except OSError:
-        pass
+def fail(paths: Paths, message: str, write: bool = True) -> None:
+    """`write`: leave the reason in output/failure (rank 0 only; the others just print it)."""
+    if write:
+        try:
+            os.makedirs(paths.output_dir, exist_ok=True)
+            with open(paths.failure_file, "w", encoding="utf-8") as f:
+                f.write(message[:1000] + "\n")  # SageMaker keeps the first 1024 characters
+        except OSError:
+            pass
     print(f"ERROR: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     paths = resolve_paths()
+    ctx = distributed.LOCAL
     try:
         hp = load_hyperparameters(paths, argv)
-        run(paths, hp)
+        ctx = distributed.start(hp.device)
+        run(paths, hp, ctx=ctx)
         return 0
     except (DataCheckError, ValueError) as err:
-        fail(paths, str(err))
+        fail(paths, str(err), ctx.is_main)
         return 1
     except Exception as err:  # noqa: BLE001 - the job must always leave a failure reason
         traceback.print_exc()
-        fail(paths, f"unexpected error: {type(err).__name__}: {err}")
+        fail(paths, f"unexpected error: {type(err).__name__}: {err}", ctx.is_main)
         return 1
+    finally:
+        ctx.close()
 
 
 if __name__ == "__main__":
