@@ -96,6 +96,8 @@ export class TeamStack extends MlStack {
       modelPackageGroupName: `${teamResourcePrefix(config)}-${config.serving.modelName}`,
       instanceType: config.training.instanceType,
       spot: config.training.spot,
+      instanceCount: config.training.instanceCount,
+      gpusPerInstance: config.training.gpusPerInstance,
       maxRuntime: Duration.hours(config.training.maxRuntimeHours),
       maxVcpus: config.training.maxVcpus,
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
