@@ -318,27 +318,34 @@ export class TrainingInfra extends Construct {
         'The Batch ECS instance role uses AmazonEC2ContainerServiceforEC2Role, the AWS-maintained minimum for the ECS agent on GPU hosts (register, pull images, ship logs); a hand-written copy would drift from what the agent needs.',
         'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]',
       );
+      const jobDefinition = new batch.MultiNodeJobDefinition(this, 'MultiNodeJob', {
+        instanceType: ec2Type,
+        mainNode: 0,
+        containers: [
+          {
+            startNode: 0,
+            endNode: instanceCount - 1,
+            container: trainerContainer('MultiNodeTrainer', {
+              gpu: Math.max(gpusPerInstance, 1),
+              cpu: shape.vcpus,
+              // The ECS agent and the OS keep some of the host's memory.
+              memory: Size.gibibytes(Math.floor(shape.memoryGiB * 0.9)),
+            }),
+          },
+        ],
+        ...retry,
+      });
+      // An open node range, so a job may ask for fewer nodes than the queue holds
+      // (SubmitJob nodeOverrides.numNodes needs one).
+      (jobDefinition.node.defaultChild as batch.CfnJobDefinition).addPropertyOverride(
+        'NodeProperties.NodeRangeProperties.0.TargetNodes',
+        '0:',
+      );
       this.multiNode = {
         jobQueue: new batch.JobQueue(this, 'MultiNodeQueue', {
           computeEnvironments: [{ computeEnvironment: multiNodeCompute, order: 1 }],
         }),
-        jobDefinition: new batch.MultiNodeJobDefinition(this, 'MultiNodeJob', {
-          instanceType: ec2Type,
-          mainNode: 0,
-          containers: [
-            {
-              startNode: 0,
-              endNode: instanceCount - 1,
-              container: trainerContainer('MultiNodeTrainer', {
-                gpu: Math.max(gpusPerInstance, 1),
-                cpu: shape.vcpus,
-                // The ECS agent and the OS keep some of the host's memory.
-                memory: Size.gibibytes(Math.floor(shape.memoryGiB * 0.9)),
-              }),
-            },
-          ],
-          ...retry,
-        }),
+        jobDefinition,
       };
     }
 

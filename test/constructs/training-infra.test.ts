@@ -181,7 +181,7 @@ describe('TrainingInfra', () => {
           NumNodes: 3,
           NodeRangeProperties: [
             {
-              TargetNodes: '0:2',
+              TargetNodes: '0:',
               Container: Match.objectLike({
                 InstanceType: 'g5.12xlarge',
                 Environment: [{ Name: 'ML_PROCESSES_PER_NODE', Value: '4' }],

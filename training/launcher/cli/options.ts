@@ -62,6 +62,12 @@ export const OPTIONS = {
     type: 'string',
     description: 'override the team’s GPU instance type (SageMaker, tune)',
   },
+  'instance-count': {
+    type: 'number',
+    placeholder: 'N',
+    description:
+      'instances per job, one trainer process per GPU on each (SageMaker, tune, ec2; default: the team’s instance-count, 1)',
+  },
   'on-demand': {
     type: 'boolean',
     default: false,

@@ -3,6 +3,9 @@ import type {
   CreateTrainingJobRequest,
   Tag,
 } from '@aws-sdk/client-sagemaker';
+import { TRAINER_ENVIRONMENT } from '../../../constructs/training/contract';
+import { instanceShape } from '../../../constructs/training/instance-types';
+import { UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { MetricDefinition } from './metric-definitions';
 import type { TrainingPlatform } from './platform';
@@ -16,6 +19,24 @@ export function tags(platform: TrainingPlatform): Tag[] {
     { Key: 'ml-platform:team', Value: platform.team },
     { Key: 'ml-platform:stage', Value: platform.stage },
   ];
+}
+
+/** `--instance-count`, else the team's default; a whole number. */
+export function instanceCount(options: Options, platform: TrainingPlatform): number {
+  const count = options.instanceCount ?? platform.instanceCount;
+  if (!Number.isInteger(count)) {
+    throw new UsageError(`--instance-count must be a whole number, got ${count}`);
+  }
+  return count;
+}
+
+/** One trainer process per GPU: the team's GPU count for its type, else the table's. */
+export function processesPerInstance(platform: TrainingPlatform, instanceType: string): number {
+  const gpus =
+    instanceType === platform.instanceType
+      ? platform.gpusPerInstance
+      : instanceShape(instanceType)?.gpus;
+  return Math.max(gpus ?? 1, 1);
 }
 
 /**
@@ -32,11 +53,13 @@ export function trainingJobDefinition(
   EnableManagedSpotTraining: boolean;
 } {
   const spot = platform.spot && !options.onDemand;
+  const instanceType = options.instanceType ?? platform.instanceType;
   return {
     RoleArn: platform.roleArn,
     AlgorithmSpecification: {
       TrainingImage: platform.imageUri,
-      TrainingInputMode: 'File',
+      // Files are read as they are opened, so each instance reads only its ranks' shards.
+      TrainingInputMode: 'FastFile',
       MetricDefinitions: metrics,
     },
     InputDataConfig: Object.entries(channelUris).map(([channel, uri]) => ({
@@ -52,8 +75,8 @@ export function trainingJobDefinition(
     })),
     OutputDataConfig: { S3OutputPath: platform.outputS3Uri, KmsKeyId: platform.kmsKeyArn },
     ResourceConfig: {
-      InstanceType: (options.instanceType ?? platform.instanceType) as never,
-      InstanceCount: 1,
+      InstanceType: instanceType as never,
+      InstanceCount: instanceCount(options, platform),
       VolumeSizeInGB: platform.volumeSizeGb,
       VolumeKmsKeyId: platform.kmsKeyArn,
     },
@@ -72,6 +95,10 @@ export function trainingJobDefinition(
     // The trainer needs no network: SageMaker moves data and checkpoints in and out.
     EnableNetworkIsolation: true,
     EnableInterContainerTrafficEncryption: true,
+    // BYO images get no SM_NUM_GPUS: the entry point starts this many processes per instance.
+    Environment: {
+      [TRAINER_ENVIRONMENT.processesPerNode]: String(processesPerInstance(platform, instanceType)),
+    },
   };
 }
 
