@@ -57,7 +57,6 @@ from .data import (
     iter_csv,
     load_schema,
     parse_table,
-    read_channel,
 )
 from .distributed import Context
 
