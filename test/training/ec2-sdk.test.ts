@@ -26,6 +26,20 @@ function job(status: JobDetail['status'], extra: Partial<JobDetail> = {}): { job
   return { jobs: [{ jobId: 'job-123', jobName: NAME, status, ...extra } as JobDetail] };
 }
 
+/** What every submitted job carries: the spot-aware retry strategy, the timeout, the team's tags. */
+const retriedAndTagged = (team: string) => ({
+  retryStrategy: {
+    attempts: 3,
+    evaluateOnExit: [
+      { onStatusReason: 'Host EC2*', action: 'RETRY' },
+      { onReason: '*', action: 'EXIT' },
+    ],
+  },
+  timeout: { attemptDurationSeconds: 7200 },
+  propagateTags: true,
+  tags: { 'ml-platform:team': team, 'ml-platform:stage': 'dev' },
+});
+
 describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
   const batch = mockClient(BatchClient);
 
@@ -77,16 +91,7 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
           { name: 'ML_HYPERPARAMETERS', value: '{"lr":"0.001"}' },
         ],
       },
-      retryStrategy: {
-        attempts: 3,
-        evaluateOnExit: [
-          { onStatusReason: 'Host EC2*', action: 'RETRY' },
-          { onReason: '*', action: 'EXIT' },
-        ],
-      },
-      timeout: { attemptDurationSeconds: 7200 },
-      propagateTags: true,
-      tags: { 'ml-platform:team': 'fraud', 'ml-platform:stage': 'dev' },
+      ...retriedAndTagged('fraud'),
     });
     expect(batch.commandCalls(DescribeJobsCommand).map((c) => c.args[0].input)).toEqual(
       Array(5).fill({ jobs: ['job-123'] }),
@@ -138,16 +143,7 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
             { targetNodes: '0:', containerOverrides: { environment: environment(NAME) } },
           ],
         },
-        retryStrategy: {
-          attempts: 3,
-          evaluateOnExit: [
-            { onStatusReason: 'Host EC2*', action: 'RETRY' },
-            { onReason: '*', action: 'EXIT' },
-          ],
-        },
-        timeout: { attemptDurationSeconds: 7200 },
-        propagateTags: true,
-        tags: { 'ml-platform:team': 'vision', 'ml-platform:stage': 'dev' },
+        ...retriedAndTagged('vision'),
       });
       expect(runtime.err).toContain(
         `submitted Batch job ${NAME} (job-123) to ${MULTI_NODE['batch/multi-node-job-queue']} (3 nodes)`,
