@@ -14,8 +14,10 @@ import unittest
 import numpy as np
 import torch
 
-from ml_trainer.shards import row_hash, split_of
+from ml_trainer.data import DataCheckError
+from ml_trainer.shards import row_hash, shard_files, split_of
 
+from .helpers import train_in_process
 from .ddp_helpers import copy_root, distributed_env, entry_command, make_shard_root, read_manifest, run_processes, worker_pids
 
 # Same data, same global batch (256), seed and epochs: the runs differ only in which rows
@@ -100,6 +102,54 @@ class DataChecksAcrossRanksTest(unittest.TestCase):
         with open(os.path.join(root, "output", "failure"), encoding="utf-8") as f:
             self.assertEqual(f.read().strip(), expected)
         self.assertEqual(run.stderr.count(f"ERROR: {expected}"), 2)  # both ranks stop on it
+
+
+class StreamedOneProcessTest(unittest.TestCase):
+    """stream=on in one process: the same shard pipeline, in this process."""
+
+    def test_row_checks_name_the_file_and_line(self):
+        def out_of_range(shards):
+            shards[1][9]["age"] = 130  # part-001.csv, line 11
+            shards[2][3]["plan"] = None  # part-002.csv, line 5: later in the scan
+
+        root = make_shard_root(rows=800, mutate=out_of_range)
+        with self.assertRaisesRegex(
+            DataCheckError,
+            r"^data check failed: column 'age' has value 130 outside its range \[18, 100\] "
+            r"\(channel 'train', file part-001.csv, line 11\)$",
+        ):
+            train_in_process(root, epochs=1, stream="on")
+
+    def test_missing_fractions_are_checked_over_the_whole_channel_not_per_shard(self):
+        def missing_in(count):
+            def mutate(shards):
+                for shard in shards[:count]:
+                    for row in shard:
+                        row["tenure_months"] = None
+
+            return mutate
+
+        # One shard of four without the column: 100% missing there, about 25% overall.
+        train_in_process(make_shard_root(rows=800, mutate=missing_in(1)), epochs=1, stream="on")
+        with self.assertRaisesRegex(
+            DataCheckError, r"column 'tenure_months' has 7\d\.\d% missing values \(limit 50.0%, channel 'train'\)$"
+        ):
+            train_in_process(make_shard_root(rows=800, mutate=missing_in(3)), epochs=1, stream="on")
+
+    def test_an_inferred_schema_takes_its_types_from_the_first_shard(self):
+        root = make_shard_root(rows=800)
+        os.remove(os.path.join(root, "input", "data", "train", "schema.json"))
+        manifest = train_in_process(root, epochs=2, stream="on", target="outcome")
+        types = {f["name"]: (f["type"], f["required"]) for f in manifest["features"]}
+        self.assertEqual(types["monthly_charges"], ("numeric", False))
+        self.assertEqual(types["plan"], ("categorical", False))
+
+    def test_parquet_shards_are_refused_with_the_reason(self):
+        root = make_shard_root(rows=200, files=1)
+        train_dir = os.path.join(root, "input", "data", "train")
+        open(os.path.join(train_dir, "part-009.parquet"), "wb").close()
+        with self.assertRaisesRegex(DataCheckError, r"part-009.parquet is Parquet; this trainer reads CSV shards only"):
+            shard_files("train", train_dir)
 
 
 class KillOneRankTest(unittest.TestCase):
