@@ -175,7 +175,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not env.get("ML_INPUT_S3_URI"):  # SageMaker (or a plain container): data is staged
         python = env.get("ML_TRAINER_PYTHON", sys.executable)
         topo = distributed.node_topology(env)
-        os.execve(python, distributed.launch_command(python, TRAIN_SCRIPT, argv, topo, env), distributed.launch_env(env, topo))
+        command = distributed.launch_command(python, TRAIN_SCRIPT, argv, topo, env)
+        os.execve(python, command, distributed.launch_env(env, topo))
     try:
         return run_batch(env, argv)
     except Exception as err:  # noqa: BLE001 - leave a reason where the launcher looks for it

@@ -291,7 +291,9 @@ def check_classes(label: str, counts: Dict[str, int], n: int, hp: Hyperparameter
         raise DataCheckError(f"label column '{label}' has only one class ({next(iter(counts))!r})")
     for cls, count in sorted(counts.items()):
         if count < hp.min_class_count:
-            raise DataCheckError(f"label column '{label}': class {cls!r} has {count} rows (minimum {hp.min_class_count})")
+            raise DataCheckError(
+                f"label column '{label}': class {cls!r} has {count} rows (minimum {hp.min_class_count})"
+            )
         if count / n < hp.min_class_fraction:
             raise DataCheckError(
                 f"label column '{label}': class {cls!r} is {count / n:.2%} of rows "

@@ -7,8 +7,9 @@ Two halves:
   point): one function maps what SageMaker, an AWS Batch multi-node parallel job or a plain
   machine tells a node onto torchrun's terms (nodes, this node's rank, processes per node,
   master address and port). The entry point then starts torchrun (`torchrun.py`, which is
-  `python -m torch.distributed.run` with a torch 1.13 repair), which sets `RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR` and `MASTER_PORT` for each
-  trainer process: the one form the trainer reads.
+  `python -m torch.distributed.run` with a torch 1.13 repair), which sets `RANK`,
+  `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR` and `MASTER_PORT` for each trainer process: the
+  one form the trainer reads.
 - `start()` + `Context` (torch, used by the trainer): joins the process group from that
   environment (NCCL on GPU, gloo on CPU) and offers sums, broadcasts from rank 0, gathers,
   the DDP wrapper and its join for uneven shards. A single process gets `LOCAL`, whose

@@ -149,9 +149,25 @@ def _located(channel: str, file: str, line: int, err: DataCheckError) -> DataChe
     return DataCheckError(f"{text} (channel '{channel}', file {os.path.basename(file)}, line {line})")
 
 
-def _checked(channel: str, header: List[str], chunk: List[Row], schema: Schema, hp: Hyperparameters, files: Sequence[str]) -> Table:
+@dataclass(frozen=True)
+class _Source:
+    """This rank's view of the training channel."""
+
+    channel: str
+    files: List[str]
+    header: List[str]
+    shard: ShardPlan
+    schema: Schema
+    thresholds: Tuple[float, float]
+
+    def chunks(self) -> Iterator[List[Row]]:
+        return _chunks(_rows(self.channel, self.files, self.header, self.shard))
+
+
+def _checked(source: _Source, chunk: List[Row], hp: Hyperparameters) -> Table:
     """Parses and checks a chunk; on a failure, finds the first failing row to name its line.
     Only row-local checks run here (missing fractions are checked on the reduced counts)."""
+    channel, header, schema = source.channel, source.header, source.schema
     try:
         table = parse_table(channel, header, [r for _, _, r in chunk], schema)
         return check_table(channel, table, schema, hp, is_train=False)
@@ -160,7 +176,7 @@ def _checked(channel: str, header: List[str], chunk: List[Row], schema: Schema, 
             try:
                 check_table(channel, parse_table(channel, header, [row], schema), schema, hp, is_train=False)
             except DataCheckError as err:
-                raise _located(channel, files[index], line, err) from None
+                raise _located(channel, source.files[index], line, err) from None
         raise
 
 
@@ -200,11 +216,12 @@ def _count(target: Dict[str, int], key: str, n: int) -> None:
     target[key] = target.get(key, 0) + n
 
 
-def _scan(channel: str, files, header, shard, schema, hp, thresholds, summary: Summary) -> None:
+def _scan(source: _Source, hp: Hyperparameters, summary: Summary) -> None:
     chunk_hp = replace(hp, max_missing_fraction=1.0)
-    for chunk in _chunks(_rows(channel, files, header, shard)):
-        table = _checked(channel, header, chunk, schema, chunk_hp, files)
-        splits = np.array([split_of(row_hash(r), thresholds) for _, _, r in chunk])
+    schema = source.schema
+    for chunk in source.chunks():
+        table = _checked(source, chunk, chunk_hp)
+        splits = np.array([split_of(row_hash(r), source.thresholds) for _, _, r in chunk])
         train = splits == 0
         summary.rows += table.n
         summary.train_rows += int(train.sum())
@@ -311,11 +328,11 @@ def prepare(
     _infer_types(channel, files, header, schema)
     val_cut = hp.val_fraction if "validation" not in paths.channels else 0.0
     thresholds = (val_cut, val_cut + (hp.test_fraction if "test" not in paths.channels else 0.0))
-    shard = plan(len(files), ctx.rank, ctx.world_size)
+    source = _Source(channel, files, header, plan(len(files), ctx.rank, ctx.world_size), schema, thresholds)
 
     summary, error = Summary(), None
     try:
-        _scan(channel, files, header, shard, schema, hp, thresholds, summary)
+        _scan(source, hp, summary)
     except DataCheckError as err:
         error = str(err)
     _raise_first(ctx.gather(error))  # every rank stops on the first rank's failure
@@ -325,7 +342,8 @@ def prepare(
     for s in summaries:
         total.rows += s.rows
         total.train_rows += s.train_rows
-        for target, part in ((total.labels, s.labels), (total.missing, s.missing), (total.train_missing, s.train_missing)):
+        pairs = ((total.labels, s.labels), (total.missing, s.missing), (total.train_missing, s.train_missing))
+        for target, part in pairs:
             for k, v in part.items():
                 _count(target, k, v)
         for name, m in s.moments.items():
@@ -367,7 +385,7 @@ def prepare(
         if table.n == 0:
             raise DataCheckError(f"the {name} split is empty: give a '{name}' channel or raise {name[:3]}_fraction")
 
-    stream = _materialize(channel, files, header, shard, schema, features, thresholds, label_index, total.train_rows, ctx, hp, paths)
+    stream = _materialize(source, features, label_index, total.train_rows, ctx, hp.seed, paths.channels)
 
     def exact(stats: Dict[str, object]) -> Dict[str, object]:
         stats["n"] = total.train_rows
@@ -385,7 +403,7 @@ def prepare(
 
     log(
         f"train channel: {len(files)} shard files, {total.rows} rows over {ctx.world_size} rank(s) "
-        f"(this rank: {len(shard.files)} files, {stream.y.shape[0]} training rows), "
+        f"(this rank: {len(source.shard.files)} files, {stream.y.shape[0]} training rows), "
         f"{len(schema.features)} features, label '{schema.label}'"
     )
     log(
@@ -395,17 +413,26 @@ def prepare(
     return Prepared(schema, labels, sample, validation, test, features, stream, exact)
 
 
-def _materialize(channel, files, header, shard, schema, features, thresholds, label_index, rows, ctx, hp, paths) -> TrainStream:
+def _materialize(
+    source: _Source,
+    features: List[Dict[str, object]],
+    label_index: Dict[str, int],
+    rows: int,
+    ctx: Context,
+    seed: int,
+    channels: Dict[str, str],
+) -> TrainStream:
+    channel, schema = source.channel, source.schema
     scratch = tempfile.mkdtemp(prefix=f"ml-shards-rank{ctx.rank}-", dir=os.environ.get(SCRATCH_ENV) or None)
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     x_path, y_path = os.path.join(scratch, "x.f32"), os.path.join(scratch, "y.i64")
     n = 0
     with open(x_path, "wb") as xf, open(y_path, "wb") as yf:
-        for chunk in _chunks(_rows(channel, files, header, shard)):
-            train = [r for _, _, r in chunk if split_of(row_hash(r), thresholds) == 0]
+        for chunk in source.chunks():
+            train = [r for _, _, r in chunk if split_of(row_hash(r), source.thresholds) == 0]
             if not train:
                 continue
-            table = parse_table(channel, header, train, schema)
+            table = parse_table(channel, source.header, train, schema)
             xf.write(preprocess.transform(table, features, channel).tobytes())
             yf.write(np.array([label_index[v] for v in table.columns[schema.label]], dtype=np.int64).tobytes())
             n += table.n
@@ -415,8 +442,8 @@ def _materialize(channel, files, header, shard, schema, features, thresholds, la
     identity = {
         "channels": {
             name: [(os.path.basename(f), os.path.getsize(f)) for f in sorted(glob.glob(os.path.join(path, "*.csv")))]
-            for name, path in sorted(paths.channels.items())
+            for name, path in sorted(channels.items())
         },
-        "thresholds": thresholds,
+        "thresholds": source.thresholds,
     }
-    return TrainStream(x, y, rows, ctx, hp.seed, json.dumps(identity, sort_keys=True).encode())
+    return TrainStream(x, y, rows, ctx, seed, json.dumps(identity, sort_keys=True).encode())
