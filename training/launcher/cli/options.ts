@@ -68,6 +68,12 @@ export const OPTIONS = {
     description:
       'instances per job, one trainer process per GPU on each (SageMaker, tune, ec2; default: the team’s instance-count, 1)',
   },
+  processes: {
+    type: 'number',
+    placeholder: 'N',
+    description:
+      'local: data-parallel trainer processes on this machine (torchrun, gloo on CPU), streaming the data',
+  },
   'on-demand': {
     type: 'boolean',
     default: false,
