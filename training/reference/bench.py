@@ -143,7 +143,7 @@ def main() -> None:
     shards = make_shard_root(rows=args.rows, files=max(4, args.processes * 2), seed=7)
     batch = args.batch_size or batch_size_for(base, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     one = many = 0.0
-    for _ in range(args.scaling_repeats):  # interleaved, best of: as above
+    for _ in range(args.scaling_repeats if args.processes > 1 else 0):  # interleaved, best of: as above
         one = max(one, data_parallel(shards, 1, args.epochs, batch))
         many = max(many, data_parallel(shards, args.processes, args.epochs, batch))
 
@@ -157,6 +157,8 @@ def main() -> None:
     for device, name, batch, e2e, loop, ceiling in rows:
         print(f"| {device} ({name}) | {batch} | {e2e:,.0f} | {loop:,.0f} | {ceiling:,.0f} | {loop / ceiling:.2f} |")
 
+    if args.processes < 2:
+        return
     backend = "nccl, 1 GPU each" if torch.cuda.is_available() else "gloo, CPU"
     print()
     print(

@@ -403,6 +403,7 @@ def prepare(
 
     log(
         f"train channel: {len(files)} shard files, {total.rows} rows over {ctx.world_size} rank(s) "
+        f"{f'({ctx.backend}) ' if ctx.backend else ''}"
         f"(this rank: {len(source.shard.files)} files, {stream.y.shape[0]} training rows), "
         f"{len(schema.features)} features, label '{schema.label}'"
     )
