@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -9,6 +8,7 @@ import { JobFailedError, UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { copyChannel, parseHyperparameters, resolveChannels } from '../lib/dataset';
+import { freePort } from '../lib/free-port';
 import { REFERENCE_DIR } from '../lib/paths';
 import { findPython } from '../lib/python';
 import { packDirectory } from '../lib/tarball';
@@ -56,18 +56,6 @@ export async function trainLocal(options: Options, runtime: Runtime): Promise<vo
   packDirectory(modelDir, archive);
   runtime.stdout(`model.tar.gz: ${archive}`);
   runtime.stdout(modelDir);
-}
-
-/** A port nobody listens on now, for torchrun's rendezvous on this machine. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function runTrainer(
