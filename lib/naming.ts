@@ -1,3 +1,7 @@
+import {
+  COST_ALLOCATION_TAG_KEYS,
+  costAllocationTags,
+} from '../constructs/monitoring/cost-allocation';
 import type { PlatformConfig, TeamConfig } from './config';
 
 /**
@@ -52,15 +56,14 @@ export function trainingJobNamePrefix(t: TeamStage): string {
 /** Tags on every resource of a team environment (cost allocation and ownership). */
 export function teamTags(t: TeamConfig): Record<string, string> {
   return {
-    'ml-platform:team': t.team,
-    'ml-platform:stage': t.stage,
+    ...costAllocationTags(t),
     'ml-platform:cost-center': t.costCenter,
     'ml-platform:managed-by': 'cdk',
   };
 }
 
 export function platformTags(): Record<string, string> {
-  return { 'ml-platform:team': 'platform', 'ml-platform:managed-by': 'cdk' };
+  return { [COST_ALLOCATION_TAG_KEYS.team]: 'platform', 'ml-platform:managed-by': 'cdk' };
 }
 
 /** The shared EKS cluster of an account and region (cluster names are per region). */

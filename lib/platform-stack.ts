@@ -29,7 +29,8 @@ export class PlatformStack extends MlStack {
       region: config.region,
       availabilityZones: config.availabilityZones,
       terminationProtection: config.terminationProtection,
-      description: `ML platform shared network and EKS cluster for ${config.account} ${config.region} (teams: ${config.teams.map((t) => `${t.team}/${t.stage}`).join(', ')})`,
+      // No team names here: adding a team must not change the shared template.
+      description: `ML platform shared network and EKS cluster for ${config.account} ${config.region}`,
       tags: platformTags(),
     });
     const network = new PlatformNetwork(this, 'Network', {

@@ -101,6 +101,7 @@ export class TeamStack extends MlStack {
       maxRuntime: Duration.hours(config.training.maxRuntimeHours),
       maxVcpus: config.training.maxVcpus,
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
+      objective: config.training.objective,
     });
 
     // Serving: the AWS side here (pod role, API keys, image), the Kubernetes side from the
@@ -115,6 +116,8 @@ export class TeamStack extends MlStack {
       dataLake: this.dataLake,
       imageDirectory: props.servingImageDirectory,
       removalPolicy,
+      apiKeyRotation: Duration.days(serving.apiKeyRotationDays),
+      logRetention: toRetentionDays(config.monitoring.logRetentionDays),
     });
     const chart = new ServingChart(new cdk8s.App(), 'Serving', {
       team: config.team,
@@ -122,7 +125,7 @@ export class TeamStack extends MlStack {
       stage: config.stage,
       namespace,
       image: this.serving.image.imageUri,
-      modelSource: this.serving.modelSource,
+      modelStore: this.serving.modelStore,
       modelName: serving.modelName,
       podIdentity: PodIdentity.eksPodIdentity(),
       apiKeysSecret: this.serving.apiKeys.secretArn,

@@ -4,7 +4,9 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import type { Construct } from 'constructs';
 import { MONITORING_NAMESPACE } from '../k8s-versions';
+import { costAllocationTags } from '../monitoring/cost-allocation';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
+import { MODEL_NAME_PATTERN, MODEL_STORE_PREFIX, modelRoot } from '../../serving/src/store/layout';
 import { SecretProviderClass } from './imports/secrets-store.csi.x-k8s.io';
 import type { PodIdentity } from './pod-identity';
 import { SERVING_ENV } from './serving-env';
@@ -80,9 +82,13 @@ export interface ServingChartProps {
    * (a CDK token is fine: it resolves when the chart is applied with `addCdk8sChart`).
    */
   readonly image: string;
-  /** Model store of the team: `s3://<models bucket>/<prefix>` (the pod role must read it). */
-  readonly modelSource: string;
-  /** Name the model is served and reported under (lowercase, digits, dashes). */
+  /**
+   * The team's model store: `s3://<models bucket>/models` (`MODEL_STORE_PREFIX` of
+   * serving/src/store/layout.ts, where the publisher writes; the pod role must read it). The
+   * service is pointed at the model's folder in it, `modelRoot(modelStore, modelName)`.
+   */
+  readonly modelStore: string;
+  /** Name the model is served, stored and reported under (a DNS label). */
   readonly modelName: string;
   /** How the pods get AWS credentials: `PodIdentity.irsa(role.roleArn)` or EKS Pod Identity. */
   readonly podIdentity: PodIdentity;
@@ -327,7 +333,8 @@ export class ServingChart extends Chart {
     });
 
     const configData: Record<string, string> = {
-      [SERVING_ENV.modelSource]: props.modelSource,
+      // The model's folder (aliases/ + versions/), not the store root: what the service reads.
+      [SERVING_ENV.modelSource]: modelRoot(props.modelStore, props.modelName),
       [SERVING_ENV.modelName]: props.modelName,
       [SERVING_ENV.aliasPollSeconds]: String(p.aliasPollSeconds),
       [SERVING_ENV.port]: String(SERVING_PORT),
@@ -442,8 +449,10 @@ export class ServingChart extends Chart {
                   seccompProfile: { type: 'RuntimeDefault' },
                 },
                 startupProbe: {
-                  // Up to 5 minutes to download and load the model before liveness applies.
-                  httpGet: httpGet(READINESS_PATH),
+                  // Up to 5 minutes to download and load the production model before the server
+                  // listens; a store with no model yet listens at once. Liveness, not readiness:
+                  // a pod waiting for its first model is healthy, never restarted.
+                  httpGet: httpGet(LIVENESS_PATH),
                   periodSeconds: 5,
                   timeoutSeconds: 2,
                   failureThreshold: 60,
@@ -576,7 +585,9 @@ export class ServingChart extends Chart {
       'alb.ingress.kubernetes.io/target-group-attributes': `deregistration_delay.timeout_seconds=${p.preStopSleepSeconds + p.drainSeconds}`,
       'alb.ingress.kubernetes.io/load-balancer-attributes':
         'routing.http.drop_invalid_header_fields.enabled=true,idle_timeout.timeout_seconds=60',
-      'alb.ingress.kubernetes.io/tags': `ml-platform:team=${props.team},ml-platform:stage=${props.stage}`,
+      'alb.ingress.kubernetes.io/tags': Object.entries(costAllocationTags(props))
+        .map(([key, value]) => `${key}=${value}`)
+        .join(','),
       ...(p.allowedClientCidrs.length > 0
         ? { 'alb.ingress.kubernetes.io/inbound-cidrs': p.allowedClientCidrs.join(',') }
         : {}),
@@ -718,17 +729,28 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
   if (!dnsLabel.test(namespace)) {
     fail('namespace', namespace, 'use a DNS label: at most 63 lowercase letters, digits, dashes');
   }
-  if (literal(props.modelName) && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(props.modelName)) {
-    fail('modelName', props.modelName, 'use lowercase letters, digits and dashes');
+  if (literal(props.modelName) && !MODEL_NAME_PATTERN.test(props.modelName)) {
+    fail(
+      'modelName',
+      props.modelName,
+      'use a DNS label: at most 63 lowercase letters, digits, dashes',
+    );
   }
   if (literal(props.image) && props.image.trim() === '') {
     fail('image', props.image, 'pass the image URI, e.g. DockerImageAsset.imageUri');
   }
-  if (
-    literal(props.modelSource) &&
-    !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(props.modelSource)
-  ) {
-    fail('modelSource', props.modelSource, 'use s3://<models bucket>/<prefix>');
+  // The bucket may be a token (its name resolves at deploy); the prefix never is.
+  const storeUri = new RegExp(`^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/${MODEL_STORE_PREFIX}$`);
+  const store = props.modelStore;
+  const storeOk = Token.isUnresolved(store)
+    ? store.startsWith('s3://') && store.endsWith(`/${MODEL_STORE_PREFIX}`)
+    : storeUri.test(store);
+  if (!storeOk) {
+    fail(
+      'modelStore',
+      props.modelStore,
+      `use s3://<models bucket>/${MODEL_STORE_PREFIX} (the store root the publisher writes; see docs/model-bundle.md)`,
+    );
   }
   if (
     literal(props.certificateArn) &&

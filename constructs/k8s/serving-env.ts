@@ -4,7 +4,7 @@
  * rename one only together with the service.
  */
 export const SERVING_ENV = {
-  /** Where model bundles and aliases live: `s3://<models bucket>/<prefix>`. */
+  /** The model's folder in the store: `s3://<models bucket>/models/<model name>` (layout.ts `modelRoot`). */
   modelSource: 'SERVING_MODEL_SOURCE',
   /** Name the model is served and reported under (URL path and metric dimension `Model`). */
   modelName: 'SERVING_MODEL_NAME',

@@ -1,2 +1,3 @@
+export * from './cost-allocation';
 export * from './serving-metrics';
 export * from './team-monitoring';

@@ -11,12 +11,21 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { allowLogsToUseKey } from '../private/logs-key';
+import { costAllocationTags } from './cost-allocation';
 import {
   CONTAINER_INSIGHTS_NAMESPACE,
   RUNNING_PODS_METRIC,
+  SERVING_DIMENSIONS,
   SERVING_METRICS,
   SERVING_METRICS_NAMESPACE,
 } from './serving-metrics';
+
+// Thresholds in alarm descriptions, for people: 0.07 reads "7%", not "7.000000000000001%"
+// (6 significant digits, en-US so that every synth writes the same text).
+const PERCENT = new Intl.NumberFormat('en-US', { style: 'percent', maximumSignificantDigits: 6 });
+const DECIMAL = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 6 });
+const percent = (share: number) => PERCENT.format(share);
+const decimal = (value: number) => DECIMAL.format(value);
 
 /** Alarm thresholds; each default matches the platform's config defaults. */
 export interface TeamMonitoringThresholds {
@@ -87,8 +96,10 @@ export interface TeamMonitoringProps {
    */
   readonly logGroupName?: string;
   /**
-   * Monthly budget in USD for resources tagged `ml-platform:team=<team>` and
-   * `ml-platform:stage=<stage>` (both must be active cost allocation tags).
+   * Monthly budget in USD for the costs tagged with the team environment's cost allocation
+   * tags (`ml-platform:team=<team>`, `ml-platform:stage=<stage>`; see ./cost-allocation.ts;
+   * both must be active cost allocation tags). Shared platform costs (the EKS cluster and its
+   * nodes, NAT gateways, VPC endpoints) carry no team tags and are not in it.
    * @default - no budget
    */
   readonly monthlyBudgetUsd?: number;
@@ -145,7 +156,13 @@ export class TeamMonitoring extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const namePrefix = props.namePrefix ?? `${team}-${stage}`;
     const logGroupName = props.logGroupName ?? `/ml-platform/${team}/${stage}/serving`;
-    this.dimensions = { Team: team, Stage: stage, Model: props.service.modelName };
+    // The alarm series: summed over versions (the per-version set adds VERSION_DIMENSION).
+    const [teamDim, stageDim, modelDim] = SERVING_DIMENSIONS;
+    this.dimensions = {
+      [teamDim]: team,
+      [stageDim]: stage,
+      [modelDim]: props.service.modelName,
+    };
     this.service = { ...props.service, serviceName: props.service.serviceName ?? 'inference' };
     const stack = Stack.of(this);
 
@@ -203,7 +220,7 @@ export class TeamMonitoring extends Construct {
 
     this.highErrorRateAlarm = alarm(
       'HighErrorRate',
-      `more than ${t.errorRate * 100}% of requests answered 5xx for 5 minutes`,
+      `more than ${percent(t.errorRate)} of requests answered 5xx for 5 minutes`,
       {
         threshold: t.errorRate,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -216,7 +233,7 @@ export class TeamMonitoring extends Construct {
     );
     this.highLatencyAlarm = alarm(
       'HighLatency',
-      `p99 latency above ${t.latencyP99Ms} ms for 5 minutes`,
+      `p99 latency above ${decimal(t.latencyP99Ms)} ms for 5 minutes`,
       {
         threshold: t.latencyP99Ms,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -228,7 +245,7 @@ export class TeamMonitoring extends Construct {
     );
     this.lowConfidenceAlarm = alarm(
       'LowConfidence',
-      `mean prediction confidence below ${t.lowConfidence} for 10 minutes`,
+      `mean prediction confidence below ${decimal(t.lowConfidence)} for 10 minutes`,
       {
         threshold: t.lowConfidence,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -253,7 +270,7 @@ export class TeamMonitoring extends Construct {
     );
     this.dataDriftAlarm = alarm(
       'DataDrift',
-      `max feature drift (PSI) above ${t.driftPsi}`,
+      `max feature drift (PSI) above ${decimal(t.driftPsi)}`,
       {
         threshold: t.driftPsi,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -487,10 +504,9 @@ export class TeamMonitoring extends Construct {
         timeUnit: 'MONTHLY',
         budgetLimit: { amount, unit: 'USD' },
         filterExpression: {
-          and: [
-            { tags: { key: 'ml-platform:team', values: [team], matchOptions: ['EQUALS'] } },
-            { tags: { key: 'ml-platform:stage', values: [stage], matchOptions: ['EQUALS'] } },
-          ],
+          and: Object.entries(costAllocationTags({ team, stage })).map(([key, value]) => ({
+            tags: { key, values: [value], matchOptions: ['EQUALS'] },
+          })),
         },
       },
       notificationsWithSubscribers: [

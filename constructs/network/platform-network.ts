@@ -70,7 +70,14 @@ export class PlatformNetwork extends Construct {
       availabilityZones: [...props.availabilityZones],
       natGateways,
       subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        // NAT gateways and load balancers get their addresses explicitly: no instance launched
+        // into a public subnet gets a public IP by accident.
+        {
+          name: 'public',
+          subnetType: ec2.SubnetType.PUBLIC,
+          cidrMask: 24,
+          mapPublicIpOnLaunch: false,
+        },
         { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 19 },
       ],
       restrictDefaultSecurityGroup: true,

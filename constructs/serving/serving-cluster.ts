@@ -312,7 +312,9 @@ export class ServingCluster extends Construct {
       K8S_VERSIONS.helm.secretsStoreCsiDriver,
       'kube-system',
       // Mounts only: never copy secrets into Kubernetes Secret objects.
-      { syncSecret: { enabled: false }, enableSecretRotation: true },
+      // Rotation: re-fetch mounted secrets every 2 minutes and swap the mount's ..data link
+      // when the value changed, so a rotated API key reaches running pods without a restart.
+      { syncSecret: { enabled: false }, enableSecretRotation: true, rotationPollInterval: '2m' },
     );
     const provider = this.helm(
       'SecretsStoreAwsProvider',

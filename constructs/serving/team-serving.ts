@@ -2,13 +2,16 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import type { Chart } from 'cdk8s';
 import { Construct, type IDependable } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
+import { MODEL_STORE_PREFIX } from '../../serving/src/store/layout';
 import { acknowledge } from '../private/acknowledge';
+import { ApiKeyRotation } from './api-key-rotation';
 import { PodIdentityRole } from './pod-identity-role';
 
 export interface TeamServingProps {
@@ -28,11 +31,6 @@ export interface TeamServingProps {
   /** Folder with the inference service's Dockerfile (built and pushed to ECR at deploy). */
   readonly imageDirectory: string;
   /**
-   * Prefix of the model store in the `models` zone (bundles and aliases).
-   * @default 'models'
-   */
-  readonly modelsPrefix?: string;
-  /**
    * Prefix in the `processed` zone where the service writes feedback and captured requests.
    * @default 'feedback'
    */
@@ -48,6 +46,17 @@ export interface TeamServingProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * Time between automatic rotations of the API keys (a new key first, the previous one kept
+   * for one more interval).
+   * @default Duration.days(30)
+   */
+  readonly apiKeyRotation?: Duration;
+  /**
+   * Retention of the rotation function's logs.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
    * CloudWatch namespace the service may publish its metrics to.
    * @default SERVING_METRICS_NAMESPACE ('MlPlatform/Serving', what TeamMonitoring reads)
    */
@@ -58,39 +67,41 @@ export interface TeamServingProps {
  * The AWS side of one team's inference service on the shared cluster:
  *
  * - the pod role (EKS Pod Identity, bound to one namespace and service account) that can read
- *   only `models/*` of the team's models zone, write only `feedback/*` of its processed zone,
+ *   only the model store (`models/*`, MODEL_STORE_PREFIX of serving/src/store/layout.ts, the
+ *   prefix the publisher writes) of the team's models zone, write only `feedback/*` of its processed zone,
  *   and read its API keys secret;
  * - the API keys secret in Secrets Manager (generated at deploy, KMS encrypted: the value is in
- *   no template and no manifest; the pods mount it through the Secrets Store CSI driver);
+ *   no template and no manifest; the pods mount it through the Secrets Store CSI driver),
+ *   rotated on a schedule by {@link ApiKeyRotation} (new key first, previous key kept);
  * - the container image, built from `imageDirectory` and pushed to the CDK assets repository;
  * - {@link addChart}: applies the team's cdk8s chart to the cluster from this stack.
  */
 export class TeamServing extends Construct {
   readonly role: PodIdentityRole;
   readonly apiKeys: secretsmanager.ISecret;
+  readonly apiKeyRotation: ApiKeyRotation;
   readonly image: ecrAssets.DockerImageAsset;
   readonly namespace: string;
   readonly serviceAccountName: string;
-  /** `s3://<models bucket>/<prefix>`: where the service finds bundles and aliases. */
-  readonly modelSource: string;
+  /**
+   * `s3://<models bucket>/models`: the team's model store root (one folder per model, see
+   * serving/src/store/layout.ts); the chart points the service at its model's folder in it.
+   */
+  readonly modelStore: string;
   /** `s3://<processed bucket>/<prefix>`: where the service may write feedback and captures. */
   readonly feedbackUri: string;
   private readonly cluster: eks.ICluster;
 
   constructor(scope: Construct, id: string, props: TeamServingProps) {
     super(scope, id);
-    const modelsPrefix = props.modelsPrefix ?? 'models';
+    // The store prefix is the layout's, not a prop: the publisher writes there and nowhere else.
+    const modelsPrefix = MODEL_STORE_PREFIX;
     const feedbackPrefix = props.feedbackPrefix ?? 'feedback';
     const metricsNamespace = props.metricsNamespace ?? SERVING_METRICS_NAMESPACE;
-    for (const [name, prefix] of [
-      ['modelsPrefix', modelsPrefix],
-      ['feedbackPrefix', feedbackPrefix],
-    ]) {
-      if (!/^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/.test(prefix)) {
-        throw new Error(
-          `${this.node.path}: ${name} must be a key prefix like "models" (lowercase, no leading or trailing slash, no wildcard), got "${prefix}"`,
-        );
-      }
+    if (!/^[a-z0-9][a-z0-9-]*(\/[a-z0-9][a-z0-9-]*)*$/.test(feedbackPrefix)) {
+      throw new Error(
+        `${this.node.path}: feedbackPrefix must be a key prefix like "feedback" (lowercase, no leading or trailing slash, no wildcard), got "${feedbackPrefix}"`,
+      );
     }
     this.cluster = props.cluster;
     this.namespace = props.namespace;
@@ -116,7 +127,7 @@ export class TeamServing extends Construct {
         conditions: { StringEquals: { 'cloudwatch:namespace': metricsNamespace } },
       }),
     );
-    this.modelSource = `s3://${props.dataLake.bucket('models').bucketName}/${modelsPrefix}`;
+    this.modelStore = `s3://${props.dataLake.bucket('models').bucketName}/${modelsPrefix}`;
     this.feedbackUri = `s3://${props.dataLake.bucket('processed').bucketName}/${feedbackPrefix}`;
 
     const key =
@@ -130,17 +141,20 @@ export class TeamServing extends Construct {
     const apiKeys = new secretsmanager.Secret(this, 'ApiKeys', {
       description: `API keys of the inference service in ${props.namespace}, one per line`,
       encryptionKey: key,
-      // One random key to start with; teams add lines with put-secret-value (see runbook).
+      // One random key to start with; ApiKeyRotation adds a new one on its schedule.
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy,
     });
     apiKeys.grantRead(this.role);
     this.apiKeys = apiKeys;
-    acknowledge(
-      apiKeys,
-      'API keys are shared with the team\'s clients, so rotating them is a coordinated change the team makes (put-secret-value, then the CSI driver remounts within its rotation interval); an automatic rotation would lock clients out.',
-      'AwsSolutions-SMG4',
-    );
+    this.apiKeyRotation = new ApiKeyRotation(this, 'ApiKeyRotation', {
+      secret: apiKeys,
+      encryptionKey: key,
+      logGroupName: `/mlp/${props.namespace}/api-key-rotation`,
+      schedule: props.apiKeyRotation,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
 
     this.image = new ecrAssets.DockerImageAsset(this, 'Image', {
       directory: props.imageDirectory,

@@ -1,3 +1,5 @@
+import { objectiveIssues, type Objective } from '../../serving/src/bundle/quality';
+
 /**
  * The training contract with the infrastructure: SSM parameters under
  * `/ml-platform/<team>/<stage>/training/`, created by the team's training stack and read
@@ -31,6 +33,8 @@ export const TRAINING_PARAMETERS = {
   'batch/multi-node-job-definition':
     'optional: AWS Batch multi-node parallel job definition of instance-count nodes',
   'model-package-group': 'SageMaker model package group (the model registry) of the team',
+  objective:
+    'optional JSON {"metric", "parameter"?, "target"}: training.objective of the team file, passed to the trainer',
 } as const;
 export type TrainingParameter = keyof typeof TRAINING_PARAMETERS;
 
@@ -42,3 +46,30 @@ export const TRAINER_ENVIRONMENT = {
   /** Trainer processes per node (its GPUs); above 1 process per job the image starts torchrun. */
   processesPerNode: 'ML_PROCESSES_PER_NODE',
 } as const;
+/** The `objective` parameter's value: JSON with the keys in a fixed order (deterministic synth). */
+export function encodeObjective(objective: Objective): string {
+  const { metric, parameter, target } = objective;
+  return JSON.stringify({ metric, ...(parameter !== undefined ? { parameter } : {}), target });
+}
+
+/** Reads the `objective` parameter's value back; throws an Error saying what is wrong. */
+export function decodeObjective(raw: string): Objective {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error('is not valid JSON');
+  }
+  const o = value as Record<string, unknown>;
+  const numberOrUndefined = (v: unknown) => (v === undefined || typeof v === 'number' ? v : NaN);
+  if (typeof o !== 'object' || o === null || typeof o.metric !== 'string')
+    throw new Error('must be a JSON object with a "metric"');
+  const objective = {
+    metric: o.metric,
+    parameter: numberOrUndefined(o.parameter) as number | undefined,
+    target: numberOrUndefined(o.target) as number | undefined,
+  };
+  const issues = objectiveIssues(objective);
+  if (issues.length > 0) throw new Error(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+  return objective as Objective;
+}

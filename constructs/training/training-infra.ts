@@ -10,7 +10,14 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
-import { TRAINER_ENVIRONMENT, TRAINING_PARAMETERS, type TrainingParameter } from './contract';
+import type { Objective } from '../../serving/src/bundle/quality';
+import { allowLogsToUseKey } from '../private/logs-key';
+import {
+  encodeObjective,
+  TRAINER_ENVIRONMENT,
+  TRAINING_PARAMETERS,
+  type TrainingParameter,
+} from './contract';
 import { DEFAULT_TRAINING_INSTANCE_TYPE, instanceShape } from './instance-types';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
@@ -80,6 +87,18 @@ export interface TrainingInfraProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Name of the log group of the Batch training containers (beside the team's serving log
+   * group, `/ml-platform/<team>/<stage>/serving`).
+   * @default - `parameterPath`, e.g. `/ml-platform/fraud/prod/training`
+   */
+  readonly logGroupName?: string;
+  /**
+   * The team's success metric and target, published as the `objective` parameter for the
+   * launcher to pass to the trainer.
+   * @default - no parameter: the trainer's default objective (f1, no target)
+   */
+  readonly objective?: Objective;
 }
 
 /**
@@ -174,12 +193,39 @@ export class TrainingInfra extends Construct {
         resources: [trainingLogs],
       }),
     );
+    // SageMaker attaches each job to the VPC with an elastic network interface it creates in
+    // the training subnets with the training security group, shares with itself
+    // (CreateNetworkInterfacePermission) and deletes at the end. The interfaces do not exist
+    // yet, so they are matched by VPC and subnet; the subnets and the group are exact ARNs.
+    const trainingSubnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    const ec2Arn = (resource: string, resourceName: string) =>
+      `arn:${partition}:ec2:${region}:${account}:${resource}/${resourceName}`;
+    const subnetArns = trainingSubnets.subnetIds.map((id) => ec2Arn('subnet', id));
+    const networkInterfaces = ec2Arn('network-interface', '*');
+    this.sageMakerRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TrainingEnisInTrainingSubnets',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:CreateNetworkInterfacePermission',
+          'ec2:DeleteNetworkInterface',
+        ],
+        resources: [networkInterfaces],
+        conditions: { ArnEquals: { 'ec2:Vpc': vpc.vpcArn, 'ec2:Subnet': subnetArns } },
+      }),
+    );
+    this.sageMakerRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TrainingEniPlacement',
+        actions: ['ec2:CreateNetworkInterface'],
+        resources: [...subnetArns, ec2Arn('security-group', this.securityGroup.securityGroupId)],
+      }),
+    );
+    // These take no resource: Describe* reads, and DeleteNetworkInterfacePermission names only
+    // a permission id.
     const vpcStatement = new iam.PolicyStatement({
-      sid: 'TrainingInVpc',
+      sid: 'TrainingVpcLookups',
       actions: [
-        'ec2:CreateNetworkInterface',
-        'ec2:CreateNetworkInterfacePermission',
-        'ec2:DeleteNetworkInterface',
         'ec2:DeleteNetworkInterfacePermission',
         'ec2:DescribeNetworkInterfaces',
         'ec2:DescribeVpcs',
@@ -199,9 +245,10 @@ export class TrainingInfra extends Construct {
     this.sageMakerRole.addToPolicy(metricsStatement);
     acknowledge(
       this.sageMakerRole,
-      'SageMaker attaches training jobs to the VPC with EC2 ENI and Describe actions that support no resource-level permissions, and ecr:GetAuthorizationToken has no resource; PutMetricData is limited to the /aws/sagemaker/TrainingJobs namespace by condition; log writes are limited to the SageMaker training log group.',
+      'On "*" only actions that support no resource-level permission: the EC2 Describe calls and DeleteNetworkInterfacePermission (named by permission id) SageMaker needs to attach jobs to the VPC, and ecr:GetAuthorizationToken; PutMetricData is limited to the /aws/sagemaker/TrainingJobs namespace by condition; log writes are limited to the SageMaker training log group; network interfaces do not exist before a job starts, so they are matched as network-interface/* under conditions on the VPC and the training subnets.',
       'AwsSolutions-IAM5[Resource::*]',
       `AwsSolutions-IAM5[Resource::${trainingLogs}]`,
+      `AwsSolutions-IAM5[Resource::${networkInterfaces}]`,
     );
 
     this.batchJobRole = new iam.Role(this, 'BatchJobRole', {
@@ -240,8 +287,19 @@ export class TrainingInfra extends Construct {
       computeEnvironments: [{ computeEnvironment, order: 1 }],
     });
 
+    // Encrypted with the data lake key: the trainer's output describes the data it reads. The
+    // key lets CloudWatch Logs use it for this one log group only.
+    const logGroupName = props.logGroupName ?? props.parameterPath;
+    allowLogsToUseKey(
+      this,
+      dataLake.encryptionKey,
+      `arn:${partition}:logs:${region}:${account}:log-group:${logGroupName}`,
+      'AllowTrainingLogGroup',
+    );
     const jobLogs = new logs.LogGroup(this, 'BatchLogs', {
+      logGroupName,
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      encryptionKey: dataLake.encryptionKey,
     });
     const trainerContainer = (
       id: string,
@@ -298,9 +356,7 @@ export class TrainingInfra extends Construct {
       const multiNodeCompute = new batch.ManagedEc2EcsComputeEnvironment(this, 'MultiNodeCompute', {
         vpc,
         vpcSubnets: {
-          subnets: [
-            vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets[0],
-          ],
+          subnets: [trainingSubnets.subnets[0]],
         },
         securityGroups: [this.securityGroup],
         instanceTypes: [ec2Type],
@@ -375,6 +431,7 @@ export class TrainingInfra extends Construct {
         'batch/multi-node-job-definition': this.multiNode.jobDefinition.jobDefinitionArn,
       }),
       'model-package-group': props.modelPackageGroupName,
+      ...(props.objective ? { objective: encodeObjective(props.objective) } : {}),
     };
     for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {
@@ -384,7 +441,7 @@ export class TrainingInfra extends Construct {
       });
     }
     const lists: Partial<Record<TrainingParameter, string[]>> = {
-      'subnet-ids': vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+      'subnet-ids': trainingSubnets.subnetIds,
       'security-group-ids': [this.securityGroup.securityGroupId],
     };
     for (const [name, values] of Object.entries(lists) as [TrainingParameter, string[]][]) {

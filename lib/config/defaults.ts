@@ -2,6 +2,7 @@ import {
   DEFAULT_TRAINING_INSTANCE_TYPE,
   instanceShape,
 } from '../../constructs/training/instance-types';
+import type { Objective } from '../../serving/src/bundle/quality';
 import type { Stage, TeamFile } from './schema';
 
 /** A team environment with every default applied: what stacks and constructs receive. */
@@ -47,6 +48,8 @@ export interface TeamConfig {
     readonly maxVcpus: number;
     readonly retrainSchedule?: string;
     readonly promotionMargin: number;
+    /** Unset: the trainer's default objective (f1, no target). */
+    readonly objective?: Objective;
   };
   /** The shared EKS cluster as this team asks for it (see `derivePlatforms`). */
   readonly cluster: {
@@ -67,6 +70,8 @@ export interface TeamConfig {
     readonly gpusPerPod: number;
     /** Share of requests captured to the data lake (0: off). */
     readonly captureSampleRate: number;
+    /** Days between API key rotations (the previous key stays valid one more interval). */
+    readonly apiKeyRotationDays: number;
     /** ResourceQuota of the team namespace. */
     readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
     readonly ingress: {
@@ -93,6 +98,7 @@ export interface NodeGroupConfig {
 }
 
 interface StageDefaults {
+  apiKeyRotationDays: number;
   natGatewaysPerAz: boolean;
   noncurrentVersionDays: number;
   accessLogDays: number;
@@ -106,6 +112,7 @@ interface StageDefaults {
 /** Stage-aware defaults: prod keeps more and runs highly available; dev is small and cheap. */
 export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = {
   dev: {
+    apiKeyRotationDays: 30,
     natGatewaysPerAz: false,
     noncurrentVersionDays: 7,
     accessLogDays: 30,
@@ -116,6 +123,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 2 },
   },
   staging: {
+    apiKeyRotationDays: 30,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 30,
     accessLogDays: 90,
@@ -126,6 +134,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 4 },
   },
   prod: {
+    apiKeyRotationDays: 90,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 90,
     accessLogDays: 365,
@@ -190,6 +199,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       maxVcpus: file.training?.maxVcpus ?? 64,
       retrainSchedule: file.training?.retrainSchedule,
       promotionMargin: file.training?.promotionMargin ?? 0.005,
+      objective: file.training?.objective as Objective | undefined,
     },
     cluster: {
       endpointPublicCidrs: file.cluster?.endpointPublicCidrs ?? [],
@@ -206,6 +216,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       latencyP99Ms: serving.latencyP99Ms ?? 100,
       gpusPerPod,
       captureSampleRate: serving.captureSampleRate ?? 0,
+      apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
         memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),

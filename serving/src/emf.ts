@@ -1,5 +1,8 @@
 import type { CloudWatchClient, MetricDatum, StandardUnit } from '@aws-sdk/client-cloudwatch';
 import type { FastifyBaseLogger } from 'fastify';
+import { SERVING_DIMENSIONS, SERVING_METRICS as M, VERSION_DIMENSION } from './cloudwatch-metrics';
+
+const [TEAM, STAGE, MODEL] = SERVING_DIMENSIONS;
 
 interface Bucket {
   requests: number;
@@ -73,10 +76,11 @@ export interface ReporterOptions {
 /**
  * Aggregates inference requests per model version and publishes, once per interval (never per
  * request, never on the request path), the metrics of the monitoring contract
- * (constructs/monitoring/serving-metrics.ts): namespace MlPlatform/Serving, dimension sets
- * [Team, Stage, Model] and [Team, Stage, Model, Version], Requests, Errors, LatencyP99,
- * MeanConfidence, MaxFeatureDriftPsi (+ Predictions, LowConfidencePredictions). The sink
- * writes them as EMF lines on stdout or sends them with PutMetricData.
+ * (./cloudwatch-metrics.ts): namespace MlPlatform/Serving, dimension sets [Team, Stage, Model]
+ * (the alarms) and [Team, Stage, Model, Version] (per version: status, canary check),
+ * Requests, Errors, LatencyP99, MeanConfidence, MaxFeatureDriftPsi, Predictions,
+ * LowConfidencePredictions. The sink writes them as EMF lines on stdout or sends them with
+ * PutMetricData.
  */
 export class EmfReporter {
   private buckets = new Map<string, Bucket>();
@@ -114,8 +118,8 @@ export class EmfReporter {
   }
 
   private dimensionSets(withVersion: boolean): string[][] {
-    const base = [...(this.opts.team ? ['Team'] : []), ...(this.opts.stage ? ['Stage'] : []), 'Model'];
-    return withVersion ? [base, [...base, 'Version']] : [base];
+    const base: string[] = [...(this.opts.team ? [TEAM] : []), ...(this.opts.stage ? [STAGE] : []), MODEL];
+    return withVersion ? [base, [...base, VERSION_DIMENSION]] : [base];
   }
 
   /**
@@ -136,27 +140,27 @@ export class EmfReporter {
     for (const [key, b] of buckets) {
       const [model, version] = key.split('\u0000') as [string, string];
       const dimensions: Record<string, string> = {};
-      if (this.opts.team) dimensions.Team = this.opts.team;
-      if (this.opts.stage) dimensions.Stage = this.opts.stage;
-      dimensions.Model = this.opts.modelName ?? model;
-      if (!dimensions.Model) continue; // no model known yet: nothing to attribute to
+      if (this.opts.team) dimensions[TEAM] = this.opts.team;
+      if (this.opts.stage) dimensions[STAGE] = this.opts.stage;
+      dimensions[MODEL] = this.opts.modelName ?? model;
+      if (!dimensions[MODEL]) continue; // no model known yet: nothing to attribute to
       // Requests that failed before a version was chosen have none: no per-version series.
-      if (version) dimensions.Version = version;
+      if (version) dimensions[VERSION_DIMENSION] = version;
       const metrics: MetricValue[] = [
-        { name: 'Requests', unit: 'Count', value: b.requests },
-        { name: 'Errors', unit: 'Count', value: b.errors },
-        { name: 'Predictions', unit: 'Count', value: b.instances },
-        { name: 'LowConfidencePredictions', unit: 'Count', value: b.lowConfidence },
+        { name: M.requests, unit: 'Count', value: b.requests },
+        { name: M.errors, unit: 'Count', value: b.errors },
+        { name: M.predictions, unit: 'Count', value: b.instances },
+        { name: M.lowConfidencePredictions, unit: 'Count', value: b.lowConfidence },
       ];
       if (b.latenciesMs.length) {
         const sorted = b.latenciesMs.sort((x, y) => x - y);
         const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
-        metrics.push({ name: 'LatencyP99', unit: 'Milliseconds', value: Math.round(p99 * 1000) / 1000 });
+        metrics.push({ name: M.latencyP99, unit: 'Milliseconds', value: Math.round(p99 * 1000) / 1000 });
       }
       if (b.confidenceCount > 0)
-        metrics.push({ name: 'MeanConfidence', unit: 'None', value: Math.round((b.confidenceSum / b.confidenceCount) * 1e6) / 1e6 });
+        metrics.push({ name: M.meanConfidence, unit: 'None', value: Math.round((b.confidenceSum / b.confidenceCount) * 1e6) / 1e6 });
       const d = drift.get(key);
-      if (d !== undefined && Number.isFinite(d)) metrics.push({ name: 'MaxFeatureDriftPsi', unit: 'None', value: d });
+      if (d !== undefined && Number.isFinite(d)) metrics.push({ name: M.maxFeatureDriftPsi, unit: 'None', value: d });
       groups.push({ timestamp: now, dimensions, dimensionSets: this.dimensionSets(Boolean(version)), metrics });
     }
     return groups;

@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: FieldError[],
+    /** For 503 model_not_ready: why there is no model (the /v2/health/ready reason). */
+    readonly reason?: string,
   ) {
     super(message);
   }

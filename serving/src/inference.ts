@@ -48,9 +48,10 @@ export class InferenceService {
 
   /** The version serving `name` for this request (canary split), or a 404/503 ApiError. */
   resolve(request: FastifyRequest, name: string, version?: string): Served {
+    const notReady = this.registry.notReady;
+    if (notReady) throw new ApiError(503, 'model_not_ready', notReady.message, undefined, notReady.reason);
     const served = version === undefined ? this.pick(request) : this.registry.byVersion(version);
     const current = this.registry.name;
-    if (current === null) throw new ApiError(503, 'model_not_ready', 'no model is loaded yet');
     if (name !== current) throw new ApiError(404, 'model_not_found', `model "${name}" is not served here (this service serves "${current}")`);
     if (!served) throw new ApiError(404, 'version_not_found', `version "${version}" of model "${name}" is not loaded`);
     request.served = { model: served.entry.model.name, version: served.entry.model.version };

@@ -75,6 +75,7 @@ export class Metrics {
   readonly liveAccuracy: Gauge<'model' | 'version'>;
   readonly rateLimited: Counter<'key'>;
   readonly authFailures: Counter<'reason'>;
+  readonly apiKeyReloads: Counter<'result'>;
   readonly captureRecords: Counter<'result'>;
   readonly metricsPublishFailures: Counter<'sink' | 'reason'>;
 
@@ -155,6 +156,12 @@ export class Metrics {
       name: 'auth_failures_total',
       help: 'Requests refused with 401',
       labelNames: ['reason'],
+      registers,
+    });
+    this.apiKeyReloads = new Counter({
+      name: 'api_keys_reloads_total',
+      help: 'Changes of the API keys file: swapped (new keys in use), invalid or unreadable (the previous keys stay in use)',
+      labelNames: ['result'],
       registers,
     });
     this.captureRecords = new Counter({

@@ -4,7 +4,7 @@ import { LoadedModel } from './bundle/model';
 import { MicroBatcher } from './batcher';
 import { DriftMonitor } from './drift';
 import type { Metrics } from './metrics';
-import { type AliasName, aliasFile, versionDir } from './store/layout';
+import { type AliasFile, type AliasName, aliasFile, versionDir } from './store/layout';
 import { type BlobSource, isPlainBundle, readAlias, readBundle } from './store/store';
 
 /** A loaded version with everything that serves it. */
@@ -22,6 +22,21 @@ export interface RegistryOptions {
   batcher: { maxRows: number; maxWaitMs: number };
   drift: { window: number; minSamples: number };
   intraOpThreads: number;
+  /** `--team` / `--stage` of the publish hint a not-ready service gives (placeholders if unset). */
+  team?: string;
+  stage?: string;
+  /** SERVING_MODEL_NAME: a first model with another manifest name is served, with a warning. */
+  modelName?: string;
+}
+
+/**
+ * Why there is nothing to serve yet: `reason` is stable (the /v2/health/ready body and the 503
+ * of the inference routes carry it), `message` says where the service looks and what to do.
+ */
+export type NotReadyReason = 'no_model' | 'alias_invalid' | 'model_refused' | 'store_unreadable';
+export interface NotReady {
+  reason: NotReadyReason;
+  message: string;
 }
 
 /** FNV-1a: a stable, cheap hash so one request key always lands on the same side of a canary. */
@@ -34,16 +49,28 @@ function bucketOfKey(key: string): number {
   return ((h >>> 0) % 10000) / 100;
 }
 
+const PLAIN_BUNDLE = '(bundle)';
+
 /**
  * Holds the production model and an optional canary, and moves them when the aliases move.
  * A new version is downloaded, sha256-checked, loaded and self-tested on its golden vectors
  * before it takes traffic; any failure is logged, counted, and leaves the current one serving.
+ *
+ * A model store with nothing servable yet (no production alias, an invalid one, a refused
+ * version, an unreadable bucket) is a state, not an error: the registry keeps polling, says
+ * why in {@link notReady} (logged once per distinct reason), and serves as soon as a good
+ * production version appears. Only a plain bundle folder that cannot be served fails start():
+ * nothing would ever change it.
  */
 export class ModelRegistry {
   private production: ModelEntry | null = null;
   private candidate: { entry: ModelEntry; percent: number } | null = null;
-  private plain = false;
-  private readonly failed = new Map<string, number>();
+  /** Whether the source root is one bundle (manifest.json) rather than a store; null until read. */
+  private plain: boolean | null = null;
+  private readonly failed = new Map<string, { at: number; message: string }>();
+  private waiting: NotReady;
+  /** The last warning logged, so a state that lasts many polls is logged once. */
+  private lastNotice: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
   private closed = false;
@@ -53,7 +80,9 @@ export class ModelRegistry {
     private readonly opts: RegistryOptions,
     private readonly metrics: Metrics,
     private readonly log: FastifyBaseLogger,
-  ) {}
+  ) {
+    this.waiting = { reason: 'no_model', message: `no model loaded yet: reading ${this.productionAliasUri}` };
+  }
 
   get name(): string | null {
     return this.production?.model.name ?? null;
@@ -63,21 +92,41 @@ export class ModelRegistry {
     return this.production !== null;
   }
 
+  /** Null once a production model serves; otherwise why not, and what to do about it. */
+  get notReady(): NotReady | null {
+    return this.production ? null : this.waiting;
+  }
+
   get productionEntry(): ModelEntry | null {
     return this.production;
   }
 
-  /** Loads the production model (throws if that fails: nothing to serve) and starts polling. */
+  private get productionAliasUri(): string {
+    return `${this.source.description}/${aliasFile('production')}`;
+  }
+
+  /** What the operator runs to give this service a model (the `npm run model` CLI). */
+  private get publishHint(): string {
+    const who = `--team ${this.opts.team ?? '<team>'} --stage ${this.opts.stage ?? '<stage>'}`;
+    return `publish a model and promote it: npm run model -- publish <training job | s3://.../model.tar.gz | bundle folder> ${who}, then npm run model -- promote <version> ${who}`;
+  }
+
+  /**
+   * Reads the source once and starts polling. Resolves without a model when the store has
+   * none servable yet (see {@link notReady}); throws when the source cannot be a model source
+   * (a local folder that does not exist) or is a plain bundle that fails to load.
+   */
   async start(): Promise<void> {
-    this.plain = await isPlainBundle(this.source);
+    await this.source.checkRoot();
     await this.sync();
-    if (!this.production)
-      throw new BundleError(`no servable model at ${this.source.description} (see the log for why)`, 'startup');
-    if (!this.plain) this.schedulePoll();
+    if (this.plain && !this.production)
+      throw new BundleError(`no servable model at ${this.source.description}: ${this.waiting.message}`, 'startup');
+    this.schedulePoll();
   }
 
   private schedulePoll(): void {
-    if (this.closed) return;
+    // A plain bundle that serves never changes; everything else is polled.
+    if (this.closed || (this.plain && this.production)) return;
     this.timer = setTimeout(() => {
       void this.sync().finally(() => this.schedulePoll());
     }, this.opts.pollIntervalMs);
@@ -95,34 +144,94 @@ export class ModelRegistry {
     return this.syncing;
   }
 
+  /** Logs a warning unless it is the one logged last (a state lasting many polls logs once). */
+  private notice(message: string, fields: Record<string, unknown> = {}): void {
+    if (message === this.lastNotice) return;
+    this.lastNotice = message;
+    this.log.warn({ source: this.source.description, ...fields }, message);
+  }
+
+  private wait(reason: NotReadyReason, detail: string, hint = this.publishHint): void {
+    this.waiting = { reason, message: `no model to serve yet: ${detail}; ${hint}` };
+    this.notice(this.waiting.message, { reason });
+  }
+
+  private sourceFailed(e: unknown, alias: AliasName | ''): void {
+    const reason = e instanceof BundleError ? e.reason : 'source';
+    this.metrics.modelLoadFailures.inc({ model: this.name ?? '', version: '', alias, reason });
+    const message = (e as Error).message;
+    if (this.production)
+      this.log.error({ err: e, source: this.source.description }, `cannot read ${alias ? aliasFile(alias) : 'the model source'}; keeping the current models`);
+    else if (e instanceof BundleError)
+      this.wait('alias_invalid', `${this.source.description}/${message}`);
+    else
+      this.wait('store_unreadable', `cannot read ${alias ? this.productionAliasUri : this.source.description}: ${(e as Error).name}: ${message}`, 'check that the bucket exists and the pod role may read it');
+  }
+
   private async reconcile(): Promise<void> {
-    if (this.plain) {
-      if (!this.production) this.production = await this.tryLoad('', null, 'production');
-      return;
-    }
-    let prod, cand;
-    try {
-      [prod, cand] = await Promise.all([readAlias(this.source, 'production'), readAlias(this.source, 'candidate')]);
-    } catch (e) {
-      const reason = e instanceof BundleError ? e.reason : 'source';
-      this.metrics.modelLoadFailures.inc({ model: this.name ?? '', version: '', alias: '', reason });
-      this.log.error({ err: e, source: this.source.description }, 'cannot read aliases; keeping the current models');
-      return;
-    }
-    if (this.closed) return;
-    if (!prod) {
-      this.log.warn({ source: this.source.description }, `${aliasFile('production')} not found; keeping the current model`);
-    } else if (prod.version !== this.production?.model.version) {
-      const reuse = this.candidate?.entry.model.version === prod.version ? this.candidate.entry : null;
-      const next = reuse ?? (await this.tryLoad(versionDir(prod.version), prod.version, 'production'));
-      if (next && !this.closed) {
-        const old = this.production;
-        this.production = next;
-        if (reuse) this.candidate = null;
-        this.log.info({ version: next.model.version, previous: old?.model.version }, 'production model swapped');
-        if (old) void this.retire(old);
+    if (this.plain === null) {
+      try {
+        this.plain = await isPlainBundle(this.source);
+      } catch (e) {
+        this.sourceFailed(e, '');
+        return;
       }
     }
+    if (this.plain) {
+      if (!this.production) {
+        const entry = await this.tryLoad('', null, 'production');
+        if (entry) this.install(entry, null);
+        else this.wait('model_refused', `the bundle at ${this.source.description} was refused: ${this.failed.get(PLAIN_BUNDLE)?.message}`, 'fix the bundle and restart');
+      }
+      return;
+    }
+    // Read independently: a bad candidate alias must not hold back a production move.
+    const [prod, cand] = await Promise.allSettled([readAlias(this.source, 'production'), readAlias(this.source, 'candidate')]);
+    if (this.closed) return;
+    if (prod.status === 'rejected') this.sourceFailed(prod.reason, 'production');
+    else await this.reconcileProduction(prod.value);
+    // A canary is a share of production traffic: nothing to split before production serves.
+    if (this.closed || !this.production) return;
+    if (cand.status === 'rejected') this.sourceFailed(cand.reason, 'candidate');
+    else await this.reconcileCandidate(cand.value);
+  }
+
+  private async reconcileProduction(prod: AliasFile | null): Promise<void> {
+    if (!prod) {
+      if (this.production) this.notice(`${aliasFile('production')} not found; keeping the current model`);
+      else this.wait('no_model', `${this.productionAliasUri} does not exist`);
+      return;
+    }
+    if (prod.version === this.production?.model.version) return;
+    const reuse = this.candidate?.entry.model.version === prod.version ? this.candidate.entry : null;
+    const next = reuse ?? (await this.tryLoad(versionDir(prod.version), prod.version, 'production'));
+    if (!next) {
+      if (!this.production)
+        this.wait('model_refused', `version ${prod.version} named by ${this.productionAliasUri} was refused: ${this.failed.get(prod.version)?.message}`);
+      return;
+    }
+    if (this.closed) return void this.retire(next);
+    if (reuse) this.candidate = null;
+    this.install(next, this.production);
+  }
+
+  private install(next: ModelEntry, old: ModelEntry | null): void {
+    this.production = next;
+    this.lastNotice = null;
+    if (old) {
+      this.log.info({ version: next.model.version, previous: old.model.version }, 'production model swapped');
+      void this.retire(old);
+    } else {
+      this.log.info({ model: next.model.name, version: next.model.version }, 'production model loaded: ready');
+      if (this.opts.modelName && this.opts.modelName !== next.model.name)
+        this.log.warn(
+          { model: next.model.name, metric_model: this.opts.modelName },
+          "SERVING_MODEL_NAME differs from the bundle's model name; metrics use SERVING_MODEL_NAME, URLs the bundle's name",
+        );
+    }
+  }
+
+  private async reconcileCandidate(cand: AliasFile | null): Promise<void> {
     const percent = cand?.traffic_percent ?? 0;
     if (!cand || percent <= 0 || cand.version === this.production?.model.version) {
       if (this.candidate) {
@@ -140,14 +249,16 @@ export class ModelRegistry {
         this.candidate = { entry: next, percent };
         this.log.info({ version: next.model.version, traffic_percent: percent }, 'candidate model loaded');
         if (old) void this.retire(old);
+      } else if (next) {
+        void this.retire(next);
       }
     }
   }
 
   private async tryLoad(dir: string, version: string | null, alias: AliasName): Promise<ModelEntry | null> {
-    const key = version ?? '(bundle)';
-    const failedAt = this.failed.get(key);
-    if (failedAt !== undefined && Date.now() - failedAt < this.opts.retryFailedMs) return null;
+    const key = version ?? PLAIN_BUNDLE;
+    const failed = this.failed.get(key);
+    if (failed !== undefined && Date.now() - failed.at < this.opts.retryFailedMs) return null;
     const started = process.hrtime.bigint();
     try {
       const files = await readBundle(this.source, dir);
@@ -172,7 +283,7 @@ export class ModelRegistry {
       this.log.info({ ...labels, alias, load_ms: Math.round(ms * 10) / 10 }, 'model loaded and self-tested');
       return entry;
     } catch (e) {
-      this.failed.set(key, Date.now());
+      this.failed.set(key, { at: Date.now(), message: (e as Error).message });
       const reason = e instanceof BundleError ? e.reason : 'source';
       this.metrics.modelLoadFailures.inc({ model: this.name ?? '', version: version ?? '', alias, reason });
       this.log.error(

@@ -10,6 +10,7 @@ export const errorSchema = {
     code: { type: 'string' },
     request_id: { type: 'string' },
     model_version: { type: 'string' },
+    reason: { type: 'string', description: '503 model_not_ready only: why no model serves (as in /v2/health/ready)' },
     details: {
       type: 'array',
       items: {

@@ -54,11 +54,11 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
-  const prod = app.registry.productionEntry!.model;
-  app.log.info(
-    { model: prod.name, version: prod.version, cold_start_ms: Math.round(performance.now() - startedAt), rss_mb: Math.round(process.memoryUsage().rss / 1048576) },
-    'ready',
-  );
+  const prod = app.registry.productionEntry?.model;
+  const started = { cold_start_ms: Math.round(performance.now() - startedAt), rss_mb: Math.round(process.memoryUsage().rss / 1048576) };
+  if (prod) app.log.info({ model: prod.name, version: prod.version, ...started }, 'ready');
+  // Live, not ready: the registry said why (once) and keeps polling for a model.
+  else app.log.info({ ...started, reason: app.registry.notReady?.reason }, 'listening; not ready until a production model loads');
 }
 
 main().catch((e) => {

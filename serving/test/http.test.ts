@@ -70,8 +70,6 @@ describe('bad requests: 4xx naming the field and instance, never a 500 or a stac
   before(async () => ({ app, url } = await listen()));
   after(async () => app.close());
 
-  test(`the table has at least 30 cases (${BAD.length})`, () => assert.ok(BAD.length >= 30));
-
   for (const [what, path, body, ct, status, code, message] of BAD)
     test(`${status} ${code}: ${what}`, async () => {
       const res = await fetch(url + path, {
@@ -163,7 +161,7 @@ describe('happy paths, headers and docs', () => {
     assert.match(metrics, /prediction_feedback_total\{model="churn",version="",result="unmatched"\} 1/);
   });
 
-  test('/metrics has the documented series, labelled by model version', async () => {
+  test('/metrics has the prediction, latency, error, confidence, load, drift and traffic series, labelled by model version', async () => {
     for (let i = 0; i < 3; i++) await post(`${url}${P}`, { instances: Array(50).fill(ok) });
     const text = await (await fetch(`${url}/metrics`)).text();
     const v = `model="churn",version="${VERSION}"`;
@@ -171,9 +169,10 @@ describe('happy paths, headers and docs', () => {
       new RegExp(`predictions_total\\{${v},alias="production"\\} \\d+`),
       new RegExp(`prediction_duration_seconds_bucket\\{le="0.005",${v},endpoint="predict"\\}`),
       /active_requests 0/,
-      new RegExp(`prediction_errors_total\\{model="churn",version="",endpoint="predict",code="404"\\}|prediction_errors_total`),
+      // No request failed: the error counters exist, with no series yet.
+      /^# TYPE prediction_errors_total counter$/m,
       new RegExp(`prediction_confidence_count\\{${v}\\} \\d+`),
-      /model_load_failures_total/,
+      /^# TYPE model_load_failures_total counter$/m,
       new RegExp(`model_loads_total\\{${v},alias="production"\\} 1`),
       new RegExp(`feature_drift_psi\\{${v},feature="plan"\\} \\d`),
       new RegExp(`feature_drift_psi\\{${v},feature="__prediction__"\\} \\d`),
@@ -183,7 +182,7 @@ describe('happy paths, headers and docs', () => {
       assert.match(text, re);
   });
 
-  test('/openapi.json documents every endpoint', async () => {
+  test('/openapi.json documents the health, metadata, infer, predict, feedback and metrics endpoints', async () => {
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as any;
     assert.equal(doc.openapi, '3.0.3');
     const paths = Object.keys(doc.paths);

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { FastifyBaseLogger } from 'fastify';
 import { CloudWatchSink, EmfReporter, type MetricGroup, MAX_DATUMS_PER_CALL } from '../src/emf';
-import { cloudWatchClient, CONTRACT_ENV, freePort, listen, maxInputPsi, mean, predictOnce, contractTraffic, VERSION, waitFor } from './helpers';
+import { aliasFile, versionDir } from '../src/store/layout';
+import { bundleFiles, cloudWatchClient, CONTRACT_ENV, freePort, listen, maxInputPsi, mean, predictOnce, contractTraffic, VERSION, waitFor } from './helpers';
 
 /**
  * Interval metrics against the monitoring contract (constructs/monitoring/serving-metrics.ts):
@@ -77,6 +81,41 @@ describe('EMF on stdout (SERVING_EMF_SINK=stdout, the default)', () => {
       );
     } finally {
       await app.close();
+    }
+  });
+
+  test('production and candidate: one line per version, each with its Version and its own values', async () => {
+    // GIVEN a local store with production and a 50% candidate
+    const root = mkdtempSync(join(tmpdir(), 'serving-emf-versions-'));
+    const v2 = 'emf-candidate';
+    for (const [version, files] of [[VERSION, bundleFiles()], [v2, bundleFiles(v2)]] as const) {
+      mkdirSync(join(root, versionDir(version)), { recursive: true });
+      for (const [name, body] of Object.entries(files)) writeFileSync(join(root, versionDir(version), name), body);
+    }
+    mkdirSync(join(root, 'aliases'));
+    writeFileSync(join(root, aliasFile('production')), JSON.stringify({ version: VERSION }));
+    writeFileSync(join(root, aliasFile('candidate')), JSON.stringify({ version: v2, traffic_percent: 50 }));
+    const log = captured();
+    const { app, url } = await listen({ ...CONTRACT_ENV, SERVING_MODEL_SOURCE: root }, { logger: log.logger });
+    try {
+      // WHEN requests with distinct keys split over both versions
+      const answered = new Map<string, number>();
+      for (let i = 0; i < 40; i++) {
+        const r = await predictOnce(url, { 'x-request-key': `user-${i}` });
+        answered.set(r.version!, (answered.get(r.version!) ?? 0) + 1);
+      }
+      await app.flushMetrics();
+      // THEN one EMF line per version, under both sets, with that version's request count
+      const emf = log.lines.filter((l) => l.msg === 'emf');
+      assert.deepEqual(emf.map((l) => l.Version).sort(), [VERSION, v2].sort());
+      for (const line of emf) {
+        assert.deepEqual(line._aws.CloudWatchMetrics[0].Dimensions, [['Team', 'Stage', 'Model'], ['Team', 'Stage', 'Model', 'Version']]);
+        assert.equal(line.Requests, answered.get(line.Version), line.Version);
+        for (const name of ['Requests', 'LatencyP99', 'MeanConfidence']) assert.ok(Number(line[name]) > 0, `${line.Version} ${name}`);
+      }
+    } finally {
+      await app.close();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -29,7 +29,8 @@ export function startServer(env: Record<string, string>) {
       let found = '';
       await waitFor('the server to listen', () => {
         if (proc.exitCode !== null) throw new Error(`server exited ${proc.exitCode}: ${stderr}${stdout}`);
-        found = /"msg":"ready"/.test(stdout) ? (/Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1] ?? '') : '';
+        // Listening comes after the first read of the store: with a model, it is loaded by then.
+        found = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)?.[1] ?? '';
         return found !== '';
       }, 30000);
       return found;

@@ -4,6 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { type Dimension, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
+import { SERVING_DIMENSIONS, SERVING_METRICS, SERVING_METRICS_NAMESPACE, SERVING_VERSION_DIMENSIONS, VERSION_DIMENSION } from '../src/cloudwatch-metrics';
+import { type AliasFile, aliasFile, MODEL_STORE_PREFIX, modelRoot, versionDir } from '../src/store/layout';
 import { S3Source } from '../src/store/store';
 import { startServer } from './process';
 import {
@@ -13,10 +15,12 @@ import {
   CONTRACT_ENV,
   contractTraffic,
   createBucket,
+  instance,
   listen,
   load,
   maxInputPsi,
   mean,
+  post,
   predictOnce,
   put,
   startMoto,
@@ -264,6 +268,59 @@ describe('interval metrics to CloudWatch (SERVING_EMF_SINK=cloudwatch, moto)', (
   });
 });
 
+describe('per-version metrics (what `npm run model -- status` and the canary check read)', () => {
+  test('a production and a candidate version: Requests, Errors, LatencyP99 and MeanConfidence each under its Version, beside the alarm series', async () => {
+    // GIVEN production and a 50% candidate in the store, metrics to moto's CloudWatch
+    const team = 'team-versions';
+    const root = 'models/per-version';
+    await upload(root, VERSION, bundleFiles());
+    await upload(root, V2, bundleFiles(V2));
+    await alias(root, 'production', { version: VERSION });
+    await alias(root, 'candidate', { version: V2, traffic_percent: 50 });
+    const uri = `s3://${BUCKET}/${root}`;
+    const cw = cloudWatchClient(moto.endpoint);
+    const { app, url } = await listen(
+      { ...CONTRACT_ENV, SERVING_MODEL_SOURCE: uri, SERVING_TEAM: team, SERVING_EMF_SINK: 'cloudwatch' },
+      { source: new S3Source(uri, moto.client), cloudwatch: cloudWatchClient(moto.endpoint) },
+    );
+    try {
+      // WHEN requests with distinct keys split over both versions
+      const confidences = new Map<string, number[]>([[VERSION, []], [V2, []]]);
+      for (let i = 0; i < 60; i++) {
+        const r = await post(`${url}/v1/models/churn:predict`, { instances: [instance, { ...instance, age: 20 + i }] }, { 'x-request-key': `user-${i}` });
+        assert.equal(r.status, 200);
+        confidences.get(r.body.model_version)!.push(...r.body.predictions.map((p: { confidence: number }) => p.confidence));
+      }
+      assert.ok(confidences.get(VERSION)!.length > 0 && confidences.get(V2)!.length > 0, 'both versions answered');
+      await app.flushMetrics();
+
+      // THEN each version has its own series, named as the contract says
+      const dims = (version?: string): Dimension[] => {
+        const values: Record<string, string> = { Team: team, Stage: 'dev', Model: 'churn', ...(version ? { [VERSION_DIMENSION]: version } : {}) };
+        return (version ? SERVING_VERSION_DIMENSIONS : SERVING_DIMENSIONS).map((Name) => ({ Name, Value: values[Name]! }));
+      };
+      const listed = await cw.send(new ListMetricsCommand({ Namespace: SERVING_METRICS_NAMESPACE, MetricName: SERVING_METRICS.requests, Dimensions: [{ Name: 'Team', Value: team }] }));
+      // Unique sets (moto lists a set once per datum group that used it; CloudWatch once).
+      const sets = [...new Set(listed.Metrics!.map((m) => m.Dimensions!.map((d) => `${d.Name}=${d.Value}`).join(',')))].sort();
+      assert.deepEqual(sets, [
+        `Team=${team},Stage=dev,Model=churn`,
+        `Team=${team},Stage=dev,Model=churn,Version=${V2}`,
+        `Team=${team},Stage=dev,Model=churn,Version=${VERSION}`,
+      ].sort());
+      for (const [version, seen] of confidences) {
+        const d = dims(version);
+        assert.equal(await cloudWatchStatistic(cw, SERVING_METRICS.requests, d, 'Sum'), seen.length / 2, version);
+        assert.equal(await cloudWatchStatistic(cw, SERVING_METRICS.errors, d, 'Sum'), 0, version);
+        assert.ok((await cloudWatchStatistic(cw, SERVING_METRICS.latencyP99, d, 'Maximum')) > 0, version);
+        assert.ok(Math.abs((await cloudWatchStatistic(cw, SERVING_METRICS.meanConfidence, d, 'Average')) - mean(seen)) < 1e-5, version);
+      }
+    } finally {
+      await app.close();
+      cw.destroy();
+    }
+  });
+});
+
 describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
   before(async () => {
     await createBucket(moto.client, 'models');
@@ -320,6 +377,93 @@ describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
       assert.equal(line.model_version, VERSION);
       assert.equal(typeof line.latency_ms, 'number');
       assert.equal(line.status, 200);
+    } finally {
+      if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
+    }
+  });
+});
+
+describe('first deploy: a store with no model yet', () => {
+  test('a bucket that does not exist yet: not ready (store_unreadable), then ready once it holds a model', async () => {
+    const bucket = 'created-later';
+    const uri = `s3://${bucket}/${modelRoot(MODEL_STORE_PREFIX, 'churn')}`;
+    const { app, url } = await listen({ SERVING_MODEL_SOURCE: uri }, { source: new S3Source(uri, moto.client) });
+    try {
+      const r = await fetch(`${url}/v2/health/ready`);
+      assert.equal(r.status, 503);
+      const body = (await r.json()) as { reason: string; message: string };
+      assert.equal(body.reason, 'store_unreadable');
+      assert.match(body.message, new RegExp(`^no model to serve yet: cannot read ${uri}: NoSuchBucket: .*; check that the bucket exists and the pod role may read it$`));
+      await createBucket(moto.client, bucket);
+      for (const [name, file] of Object.entries(bundleFiles())) await put(moto.client, bucket, `${MODEL_STORE_PREFIX}/churn/${versionDir(VERSION)}/${name}`, file);
+      await put(moto.client, bucket, `${MODEL_STORE_PREFIX}/churn/${aliasFile('production')}`, JSON.stringify({ version: VERSION }));
+      await app.registry.sync();
+      assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
+      assert.deepEqual(await predictOnce(url), { status: 200, version: VERSION });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('the real process on an empty S3 store: live, not ready with the publish hint, then ready on publish with no restart', async () => {
+    // GIVEN an empty models bucket and the service pointed where the chart points it
+    const bucket = 'first-deploy-models';
+    await createBucket(moto.client, bucket);
+    const source = `s3://${bucket}/${modelRoot(MODEL_STORE_PREFIX, 'churn')}`;
+    const s = startServer({
+      SERVING_MODEL_SOURCE: source,
+      SERVING_POLL_INTERVAL_S: '0.2',
+      SERVING_TEAM: 'fraud',
+      SERVING_STAGE: 'dev',
+      AWS_ENDPOINT_URL_S3: moto.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      SERVING_S3_FORCE_PATH_STYLE: 'true',
+    });
+    try {
+      const url = await s.url();
+      const pid = s.proc.pid;
+      // THEN live, not ready, and the body says where it looks and how to publish
+      assert.equal((await fetch(`${url}/v2/health/live`)).status, 200);
+      const r = await fetch(`${url}/v2/health/ready`);
+      assert.equal(r.status, 503);
+      const notReady = (await r.json()) as { ready: boolean; reason: string; message: string };
+      assert.equal(notReady.ready, false);
+      assert.equal(notReady.reason, 'no_model');
+      assert.ok(notReady.message.startsWith(`no model to serve yet: ${source}/aliases/production.json does not exist; `), notReady.message);
+      assert.match(notReady.message, /npm run model -- publish <training job \| s3:\/\/\.\.\.\/model\.tar\.gz \| bundle folder> --team fraud --stage dev, then npm run model -- promote <version> --team fraud --stage dev$/);
+      const predict = await post(`${url}/v1/models/churn:predict`, { instances: [instance] });
+      assert.equal(predict.status, 503);
+      assert.equal(predict.body.code, 'model_not_ready');
+      assert.equal(predict.body.reason, 'no_model');
+
+      // WHEN a kubelet keeps probing liveness while a model is published (files first, alias last)
+      const probes = load(async () => {
+        const res = await fetch(`${url}/v2/health/live`);
+        await res.arrayBuffer();
+        return { status: res.status, version: null };
+      }, 4);
+      await waitFor('some liveness probes', () => probes.total > 50);
+      for (const [name, file] of Object.entries(bundleFiles())) await put(moto.client, bucket, `${MODEL_STORE_PREFIX}/churn/${versionDir(VERSION)}/${name}`, file);
+      const aliasBody: AliasFile = { version: VERSION, updated_at: '2026-12-01T22:00:00Z', updated_by: 'test', reason: 'first model' };
+      await put(moto.client, bucket, `${MODEL_STORE_PREFIX}/churn/${aliasFile('production')}`, JSON.stringify(aliasBody));
+
+      // THEN it becomes ready by polling, serves, and never restarted or failed a probe
+      await waitFor('readiness', async () => (await fetch(`${url}/v2/health/ready`)).status === 200);
+      assert.deepEqual(await predictOnce(url), { status: 200, version: VERSION });
+      const live = await probes.stop();
+      assert.deepEqual(live.errors, []);
+      assert.deepEqual([...live.statuses.keys()], [200]);
+      assert.equal(s.proc.exitCode, null);
+      assert.equal(s.proc.pid, pid);
+      assert.equal(s.stdout.match(/Server listening at/g)?.length, 1, 'one start only');
+      const sentence = s.stdout.split('\n').filter((l) => l.includes(`"msg":${JSON.stringify(notReady.message)}`));
+      assert.equal(sentence.length, 1, 'the not-ready sentence is logged once, not per poll');
+      // The log line is written as the model swaps in; stdout may reach us a moment after /ready.
+      await waitFor('the ready log line', () => /"msg":"production model loaded: ready"/.test(s.stdout));
+      s.proc.kill('SIGTERM');
+      assert.equal(await s.exited, 0);
     } finally {
       if (s.proc.exitCode === null) s.proc.kill('SIGKILL');
     }

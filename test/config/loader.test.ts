@@ -121,6 +121,37 @@ describe('team file validation', () => {
       '17 network.cidr: must be an IPv4 CIDR from /16 to /24',
     ],
     [
+      'unknown objective metric',
+      stringify(teamFile({ training: { objective: { metric: 'auc', target: 0.8 } } })),
+      '18 training.objective.metric: unknown metric "auc": use one of roc_auc, f1, precision_at_recall, recall_at_precision, accuracy, mae, rmse',
+    ],
+    [
+      'objective parameter out of range',
+      stringify(
+        teamFile({
+          training: { objective: { metric: 'precision_at_recall', parameter: 1.5, target: 0.8 } },
+        }),
+      ),
+      '19 training.objective.parameter: must be a recall in (0, 1], got 1.5',
+    ],
+    [
+      'objective without its parameter',
+      stringify(
+        teamFile({ training: { objective: { metric: 'recall_at_precision', target: 0.5 } } }),
+      ),
+      '- training.objective.parameter: recall_at_precision needs a parameter: the minimum precision, in (0, 1]',
+    ],
+    [
+      'objective target out of range',
+      stringify(teamFile({ training: { objective: { metric: 'roc_auc', target: 1.2 } } })),
+      '19 training.objective.target: must be in [0, 1] for roc_auc, got 1.2',
+    ],
+    [
+      'objective without a target',
+      stringify(teamFile({ training: { objective: { metric: 'f1' } } })),
+      '- training.objective.target: is required',
+    ],
+    [
       'invalid YAML',
       'team: [unclosed\n',
       '2 : invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',

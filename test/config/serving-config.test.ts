@@ -88,12 +88,32 @@ describe('cluster and serving config: bad files', () => {
       'serving.quota.gpus',
       'Too small: expected number to be >=0',
     ],
+    [
+      'an API key rotation of more than a year',
+      { serving: { ingress: { certificateArn: CERTIFICATE_ARN }, apiKeyRotationDays: 400 } },
+      'serving.apiKeyRotationDays',
+      'Too big: expected number to be <=365',
+    ],
   ])('fails on %s', (_name, overrides, path, message) => {
     expect(problemsOf(overrides)).toEqual([{ path, message }]);
   });
 });
 
 describe('cluster and serving config: defaults', () => {
+  test('API keys rotate every 30 days (90 in prod) unless the team file says otherwise', () => {
+    const days = (extra: Record<string, unknown>) =>
+      servingTeamConfig({ serving: { ingress: { certificateArn: CERTIFICATE_ARN } }, ...extra })
+        .serving.apiKeyRotationDays;
+    expect(days({ stage: 'dev' })).toBe(30);
+    expect(days({ stage: 'staging' })).toBe(30);
+    expect(days({ stage: 'prod' })).toBe(90);
+    expect(
+      servingTeamConfig({
+        serving: { ingress: { certificateArn: CERTIFICATE_ARN }, apiKeyRotationDays: 7 },
+      }).serving.apiKeyRotationDays,
+    ).toBe(7);
+  });
+
   test('private endpoint, no admins, stage-sized CPU nodes and no GPU nodes by default', () => {
     const { cluster } = servingTeamConfig();
     expect(cluster).toEqual({

@@ -4,6 +4,7 @@ import { PlatformNetwork } from '../../constructs/network';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { DataLake } from '../../constructs/data-lake';
 import { TrainingInfra, type TrainingInfraProps } from '../../constructs/training';
+import { decodeObjective, encodeObjective } from '../../constructs/training/contract';
 import { addSecurityChecks } from '../../lib/nag';
 import { testApp } from '../helpers/teams';
 
@@ -244,7 +245,76 @@ describe('TrainingInfra', () => {
     });
   });
 
-  test('registers models in a model package group', () => {
+  test('attaches SageMaker jobs to the VPC only through the training subnets and group', () => {
+    const statements = Object.values(
+      template.findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp('TrainingSageMakerRole') }] },
+      }),
+    ).flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+    const actionsOf = (s: Record<string, unknown>) => ([] as string[]).concat(s.Action as string);
+    const eniWrites = [
+      'ec2:CreateNetworkInterface',
+      'ec2:CreateNetworkInterfacePermission',
+      'ec2:DeleteNetworkInterface',
+    ];
+    // No EC2 write is allowed on "*" but the one that names only a permission id.
+    const onStar = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
+    expect(onStar.filter((a) => a.startsWith('ec2:') && !a.startsWith('ec2:Describe'))).toEqual([
+      'ec2:DeleteNetworkInterfacePermission',
+    ]);
+    const text = (v: unknown) => JSON.stringify(stack.resolve(v));
+    const eniStatement = statements.find((s) => s.Sid === 'TrainingEnisInTrainingSubnets')!;
+    expect(actionsOf(eniStatement)).toEqual(eniWrites);
+    expect(text(eniStatement.Resource)).toContain(':network-interface/*');
+    const conditions = eniStatement.Condition as { ArnEquals: Record<string, unknown> };
+    expect(Object.keys(conditions)).toEqual(['ArnEquals']);
+    expect(text(conditions.ArnEquals['ec2:Vpc'])).toMatch(/:vpc\/".*NetVpc/);
+    const subnets = conditions.ArnEquals['ec2:Subnet'] as unknown[];
+    expect(subnets.map(text)).toEqual([
+      expect.stringMatching(/:subnet\/".*NetVpcprivateSubnet1Subnet/),
+      expect.stringMatching(/:subnet\/".*NetVpcprivateSubnet2Subnet/),
+    ]);
+    const placement = statements.find((s) => s.Sid === 'TrainingEniPlacement')!;
+    expect(actionsOf(placement)).toEqual(['ec2:CreateNetworkInterface']);
+    expect(placement.Condition).toBeUndefined();
+    const placed = (placement.Resource as unknown[]).map(text);
+    expect(placed).toHaveLength(3);
+    expect(placed.filter((r) => /:subnet\/".*NetVpcprivateSubnet/.test(r))).toHaveLength(2);
+    expect(placed.filter((r) => /:security-group\/".*TrainingSecurityGroup/.test(r))).toHaveLength(
+      1,
+    );
+  });
+
+  test('Batch training logs go to a named log group encrypted with the data lake key', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: PATH,
+      KmsKeyId: { 'Fn::GetAtt': [id(dataLake.encryptionKey as never), 'Arn'] },
+      RetentionInDays: 365,
+    });
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      ContainerProperties: Match.objectLike({
+        LogConfiguration: Match.objectLike({
+          LogDriver: 'awslogs',
+          Options: Match.objectLike({
+            'awslogs-group': { Ref: Match.stringLikeRegexp('BatchLogs') },
+          }),
+        }),
+      }),
+    });
+    // CloudWatch Logs may use the key for that log group only.
+    const key = template.toJSON().Resources[id(dataLake.encryptionKey as never)];
+    const statement = key.Properties.KeyPolicy.Statement.find(
+      (s: { Sid?: string }) => s.Sid === 'AllowTrainingLogGroup',
+    );
+    expect(statement.Principal).toEqual({ Service: 'logs.us-east-1.amazonaws.com' });
+    expect(statement.Condition).toEqual({
+      ArnLike: {
+        'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:us-east-1:222222222222:log-group:${PATH}`,
+      },
+    });
+  });
+
+  test('creates the model package group under the given name', () => {
     template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', {
       ModelPackageGroupName: 'mlp-fraud-prod-churn',
     });
@@ -272,6 +342,25 @@ describe('TrainingInfra', () => {
       Name: `${PATH}/max-runtime-seconds`,
       Value: '7200',
     });
+  });
+
+  test('publishes the team objective as JSON for the launcher, and no parameter without one', () => {
+    // GIVEN a team objective
+    const objective = { metric: 'precision_at_recall', parameter: 0.9, target: 0.85 } as const;
+    // WHEN
+    const withObjective = synth({ objective }).template;
+    // THEN the parameter holds it, in the contract's encoding
+    withObjective.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: `${PATH}/objective`,
+      Type: 'String',
+      Value: '{"metric":"precision_at_recall","parameter":0.9,"target":0.85}',
+    });
+    expect(decodeObjective(encodeObjective(objective))).toEqual(objective);
+    expect(
+      Object.values(template.findResources('AWS::SSM::Parameter')).map(
+        (r) => r.Properties.Name as string,
+      ),
+    ).not.toContain(`${PATH}/objective`);
   });
 
   test('is cdk-nag clean', () => {

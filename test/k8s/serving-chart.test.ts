@@ -24,7 +24,7 @@ function props(overrides: Partial<ServingChartProps> = {}): ServingChartProps {
     team: 'fraud',
     stage: 'dev',
     image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/serving:abc123',
-    modelSource: 's3://mlp-fraud-dev-models/models',
+    modelStore: 's3://mlp-fraud-dev-models/models',
     modelName: 'fraud',
     podIdentity: PodIdentity.irsa(ROLE_ARN),
     apiKeysSecret: 'mlp/fraud/dev/api-keys',
@@ -292,10 +292,22 @@ describe('ServingChart manifests', () => {
       expect(container.livenessProbe.httpGet).toMatchObject({ path: '/v2/health/live' });
       expect(container.readinessProbe.httpGet).toMatchObject({ path: '/v2/health/ready' });
       expect(container.startupProbe).toMatchObject({
-        httpGet: { path: '/v2/health/ready', port: 'http' },
+        httpGet: { path: '/v2/health/live', port: 'http' },
         failureThreshold: 60,
         periodSeconds: 5,
       });
+    });
+
+    test('a pod waiting for its first model is kept, not restarted: only readiness reads /v2/health/ready', () => {
+      // The service answers live 200 / ready 503 while its store has no production model; a
+      // startup or liveness probe on the ready route would restart it into a crash loop.
+      const restarting = [container.startupProbe, container.livenessProbe];
+      for (const probe of restarting) expect(probe.httpGet.path).toBe('/v2/health/live');
+      expect(container.readinessProbe.httpGet.path).toBe('/v2/health/ready');
+      // A not-ready pod must not block node drains either.
+      expect(one(manifests, 'PodDisruptionBudget').spec.unhealthyPodEvictionPolicy).toBe(
+        'AlwaysAllow',
+      );
     });
 
     test('requests equal limits (Guaranteed QoS) from props', () => {
@@ -349,7 +361,7 @@ describe('ServingChart manifests', () => {
 
     test('config map carries the model source, name, alias poll interval and metric dimensions', () => {
       expect(one(manifests, 'ConfigMap').data).toEqual({
-        SERVING_MODEL_SOURCE: 's3://mlp-fraud-dev-models/models',
+        SERVING_MODEL_SOURCE: 's3://mlp-fraud-dev-models/models/fraud',
         SERVING_MODEL_NAME: 'fraud',
         SERVING_POLL_INTERVAL_S: '30',
         PORT: '8080',
@@ -499,7 +511,7 @@ describe('ServingChart manifests', () => {
     const m = synth({
       podIdentity: PodIdentity.irsa(role.roleArn),
       certificateArn: cert,
-      modelSource: `s3://${bucket.bucketName}/models`,
+      modelStore: `s3://${bucket.bucketName}/models`,
       image: `${stack.account}.dkr.ecr.${stack.region}.amazonaws.com/serving:1`,
     });
     // THEN the token strings pass through unvalidated, to be resolved by CloudFormation
@@ -524,7 +536,16 @@ describe('ServingChart validation', () => {
       { podIdentity: PodIdentity.irsa('my-role') },
       /podIdentity "my-role" is invalid: .*IAM role ARN/,
     ],
-    [{ modelSource: 'https://bucket/models' }, /modelSource .* s3:\/\/<models bucket>/],
+    [
+      { modelStore: 'https://bucket/models' },
+      /modelStore .* use s3:\/\/<models bucket>\/models \(the store root/,
+    ],
+    [{ modelStore: 's3://bucket/bundles' }, /modelStore "s3:\/\/bucket\/bundles" is invalid/],
+    [
+      { modelStore: 's3://bucket/models/fraud' },
+      /modelStore .* is invalid: use s3:\/\/<models bucket>\/models/,
+    ],
+    [{ modelName: 'Fraud_Model' }, /modelName "Fraud_Model" is invalid: use a DNS label/],
     [
       { loadBalancerSourceCidrs: [] },
       /loadBalancerSourceCidrs \[\] is invalid: list at least one CIDR/,

@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
+  SERVING_DIMENSIONS,
   SERVING_METRICS_NAMESPACE,
   TeamMonitoring,
   type TeamMonitoringProps,
@@ -63,6 +64,22 @@ describe('TeamMonitoring alarms', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms).toHaveLength(5);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([topic]);
+  });
+
+  test('every serving alarm reads the [Team, Stage, Model] series, never a per-version one', () => {
+    // The service publishes each value under [Team, Stage, Model] and [..., Version]; an alarm
+    // on the version set would watch one version and go silent at the next promotion.
+    const servingMetrics = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .flatMap((a) => [
+        a.Properties,
+        ...(a.Properties.Metrics ?? []).map((m: any) => m.MetricStat?.Metric ?? {}), // eslint-disable-line @typescript-eslint/no-explicit-any -- template JSON
+      ])
+      .filter((m) => m.Namespace === SERVING_METRICS_NAMESPACE);
+    expect(servingMetrics.length).toBeGreaterThanOrEqual(5);
+    for (const m of servingMetrics)
+      expect(m.Dimensions.map((d: { Name: string }) => d.Name).sort()).toEqual(
+        [...SERVING_DIMENSIONS].sort(),
+      );
   });
 
   test('HighErrorRate is 5xx / requests, every minute for 5 minutes', () => {
@@ -140,6 +157,46 @@ describe('TeamMonitoring alarms', () => {
         Threshold: threshold,
       });
     }
+  });
+
+  test.each([
+    // [errorRate, latencyP99Ms, lowConfidence, driftPsi], then what each description says
+    [
+      [0.07, 100, 0.5, 0.25],
+      ['7%', '100 ms', '0.5', '0.25'],
+    ],
+    [
+      [0.29, 1250, 0.3, 0.1],
+      ['29%', '1,250 ms', '0.3', '0.1'],
+    ],
+    [
+      [0.001, 99.5, 0.57, 0.15],
+      ['0.1%', '99.5 ms', '0.57', '0.15'],
+    ],
+    [
+      [0.0015, 0.1 + 0.2, 0.1 + 0.7, 1 / 3],
+      ['0.15%', '0.3 ms', '0.8', '0.333333'],
+    ],
+    [
+      [0.123456789, 40, 0.999, 2],
+      ['12.3457%', '40 ms', '0.999', '2'],
+    ],
+  ])('alarm descriptions print thresholds %p in a human form', (values, printed) => {
+    const [errorRate, latencyP99Ms, lowConfidence, driftPsi] = values;
+    const t = build({ thresholds: { errorRate, latencyP99Ms, lowConfidence, driftPsi } }).template;
+    const descriptions = Object.fromEntries(
+      Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => [
+        a.Properties.AlarmName,
+        a.Properties.AlarmDescription,
+      ]),
+    );
+    const [errors, latency, confidence, drift] = printed;
+    expect(descriptions).toMatchObject({
+      'fraud-prod-HighErrorRate': `fraud/prod: more than ${errors} of requests answered 5xx for 5 minutes`,
+      'fraud-prod-HighLatency': `fraud/prod: p99 latency above ${latency} for 5 minutes`,
+      'fraud-prod-LowConfidence': `fraud/prod: mean prediction confidence below ${confidence} for 10 minutes`,
+      'fraud-prod-DataDrift': `fraud/prod: max feature drift (PSI) above ${drift}`,
+    });
   });
 
   test('TrainingJobFailed: failed SageMaker jobs with the team prefix go to the topic', () => {

@@ -1,6 +1,8 @@
+import * as fs from 'node:fs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { INTERFACE_ENDPOINTS } from '../../constructs/network';
-import { buildApp, teamConfig } from '../helpers/teams';
+import type { TeamConfig } from '../../lib/config';
+import { buildApp, certificateArn, teamConfig } from '../helpers/teams';
 import { reviewTemplate } from '../helpers/snapshot';
 
 describe('PlatformStack', () => {
@@ -15,11 +17,22 @@ describe('PlatformStack', () => {
     expect(platform.availabilityZones).toEqual(['us-east-1a', 'us-east-1b']);
     template.resourceCountIs('AWS::EC2::Subnet', 4);
     for (const az of ['us-east-1a', 'us-east-1b']) {
-      template.hasResourceProperties('AWS::EC2::Subnet', {
-        AvailabilityZone: az,
-        MapPublicIpOnLaunch: false,
-      });
+      template.hasResourceProperties('AWS::EC2::Subnet', { AvailabilityZone: az });
     }
+  });
+
+  test('no subnet, public ones included, gives instances a public IP on launch', () => {
+    const subnets = Object.values(template.findResources('AWS::EC2::Subnet'));
+    const publicSubnets = subnets.filter((s) =>
+      s.Properties.Tags.some(
+        (t: { Key: string; Value: string }) =>
+          t.Key === 'aws-cdk:subnet-type' && t.Value === 'Public',
+      ),
+    );
+    expect(publicSubnets).toHaveLength(2);
+    for (const subnet of subnets) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+    // The NAT gateways still get their Elastic IPs.
+    template.resourceCountIs('AWS::EC2::EIP', 1);
   });
 
   test('dev runs one NAT gateway; prod one per AZ', () => {
@@ -78,7 +91,44 @@ describe('PlatformStack', () => {
     template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
   });
 
+  test('adding a team leaves the platform template byte-identical', () => {
+    // GIVEN a second team in the same account and region that asks nothing else of the
+    // shared network or cluster, listed before the first
+    const other = teamConfig({
+      team: 'ads',
+      costCenter: 'cc-7',
+      owners: ['ads@example.com'],
+      alarmEmails: ['ads-oncall@example.com'],
+      serving: {
+        modelName: 'ranker',
+        ingress: { certificateArn: certificateArn('us-east-1', '222222222222') },
+      },
+    });
+    // WHEN
+    const alone = platformTemplateText([teamConfig({ stage: 'dev' })]);
+    const together = platformTemplateText([other, teamConfig({ stage: 'dev' })]);
+    // THEN
+    expect(together).toBe(alone);
+  });
+
+  test('a team that changes the shared cluster does change the platform template', () => {
+    const admin = 'arn:aws:iam::222222222222:role/ads-admin';
+    const text = platformTemplateText([
+      teamConfig({ stage: 'dev' }),
+      teamConfig({ team: 'ads', cluster: { adminRoleArns: [admin] } }),
+    ]);
+    expect(text).not.toBe(platformTemplateText([teamConfig({ stage: 'dev' })]));
+    expect(text).toContain(admin);
+  });
+
   test('matches the review snapshot', () => {
     expect(reviewTemplate(dev.platforms[0])).toMatchSnapshot();
   });
 });
+
+/** The platform template as `cdk synth` writes it to disk. */
+function platformTemplateText(teams: TeamConfig[]): string {
+  const { app, platforms } = buildApp(teams);
+  const artifact = app.synth().getStackArtifact(platforms[0].artifactId);
+  return fs.readFileSync(artifact.templateFullPath, 'utf8');
+}

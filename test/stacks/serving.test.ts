@@ -3,6 +3,12 @@ import { buildPlatformApp, type MlPlatformApp } from '../../lib/app';
 import { loadTeamConfigs } from '../../lib/config';
 import { K8S_VERSIONS, MONITORING_NAMESPACE } from '../../constructs/k8s-versions';
 import { CONTROL_PLANE_LOG_TYPES } from '../../constructs/serving';
+import {
+  aliasFile,
+  MODEL_STORE_PREFIX,
+  modelRoot,
+  versionDir,
+} from '../../serving/src/store/layout';
 import { testApp, CERTIFICATE_ARN, placeholderImageDir, servingTeamConfig } from '../helpers/teams';
 
 /**
@@ -21,7 +27,11 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
     const otherTeam = servingTeamConfig({
       team: 'other',
       region: exampleTeam.region,
-      serving: { ingress: { certificateArn: CERTIFICATE_ARN }, latencyP99Ms: 250 },
+      serving: {
+        ingress: { certificateArn: CERTIFICATE_ARN },
+        latencyP99Ms: 250,
+        apiKeyRotationDays: 7,
+      },
       monitoring: {
         errorRateThreshold: 0.02,
         lowConfidenceThreshold: 0.6,
@@ -40,7 +50,7 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
     [example, other] = built.teams.map((t) => Template.fromStack(t));
   });
 
-  test('one platform for both teams, cdk-nag clean (synth did not throw)', () => {
+  test('one platform stack for both teams of the account and region', () => {
     expect(built.platforms).toHaveLength(1);
     expect(built.teams.map((t) => t.stackName)).toEqual(['mlp-example-dev', 'mlp-other-dev']);
   });
@@ -143,6 +153,18 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         { Chart: nvidiaDevicePlugin.chart },
         0,
       );
+    });
+
+    test('the Secrets Store CSI driver re-fetches mounted secrets (rotation), and never syncs them to Kubernetes Secrets', () => {
+      const driver = K8S_VERSIONS.helm.secretsStoreCsiDriver;
+      platform.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', {
+        Chart: driver.chart,
+        Values: Match.serializedJson({
+          syncSecret: { enabled: false },
+          enableSecretRotation: true,
+          rotationPollInterval: '2m',
+        }),
+      });
     });
 
     test('the VPC CNI enforces NetworkPolicies (the teams rely on default-deny)', () => {
@@ -284,6 +306,82 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
       });
     });
 
+    test('API keys rotate on the schedule of the team file, never at deploy, with a least-privilege function', () => {
+      for (const [t, days, namespace] of [
+        [example, 30, 'example-dev'],
+        [other, 7, 'other-dev'],
+      ] as const) {
+        // GIVEN
+        const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'ServingApiKeys');
+        const fn = logicalId(t, 'AWS::Lambda::Function', 'ServingApiKeyRotationFunction');
+        const role = logicalId(t, 'AWS::IAM::Role', 'ServingApiKeyRotationRole');
+        const logGroup = logicalId(t, 'AWS::Logs::LogGroup', 'ServingApiKeyRotationLogs');
+        // THEN: the schedule (stage default 30 days, or the team file's), no rotation on deploy
+        t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+        t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+          SecretId: { Ref: secret },
+          RotationLambdaARN: { 'Fn::GetAtt': [fn, 'Arn'] },
+          RotationRules: { ScheduleExpression: `rate(${days} days)` },
+          RotateImmediatelyOnUpdate: false,
+        });
+        t.hasResourceProperties('AWS::Lambda::Function', {
+          Runtime: 'nodejs24.x',
+          Handler: 'index.handler',
+          Role: { 'Fn::GetAtt': [role, 'Arn'] },
+          LoggingConfig: { LogGroup: { Ref: logGroup } },
+        });
+        // Only Secrets Manager, only for this secret, may invoke it.
+        t.hasResourceProperties('AWS::Lambda::Permission', {
+          FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
+          Principal: 'secretsmanager.amazonaws.com',
+          SourceArn: { Ref: secret },
+          SourceAccount: '111111111111',
+        });
+        // No managed policy; its own log group (KMS); this one secret; a random key.
+        expect(
+          t.findResources('AWS::IAM::Role')[role].Properties.ManagedPolicyArns,
+        ).toBeUndefined();
+        t.hasResourceProperties('AWS::Logs::LogGroup', {
+          LogGroupName: `/mlp/${namespace}/api-key-rotation`,
+          KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServingKey'), 'Arn'] },
+        });
+        const [policy] = Object.values(
+          t.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+        );
+        expect(policy.Properties.PolicyDocument.Statement).toEqual([
+          {
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Effect: 'Allow',
+            Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] },
+          },
+          {
+            Action: [
+              'secretsmanager:DescribeSecret',
+              'secretsmanager:GetSecretValue',
+              'secretsmanager:PutSecretValue',
+              'secretsmanager:UpdateSecretVersionStage',
+            ],
+            Effect: 'Allow',
+            Resource: { Ref: secret },
+          },
+          { Action: 'secretsmanager:GetRandomPassword', Effect: 'Allow', Resource: '*' },
+        ]);
+        // The secret's key lets the function use it only through Secrets Manager.
+        t.hasResourceProperties('AWS::KMS::Key', {
+          KeyPolicy: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Principal: { AWS: { 'Fn::GetAtt': [role, 'Arn'] } },
+                Condition: {
+                  StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
+                },
+              }),
+            ]),
+          },
+        });
+      }
+    });
+
     test('Prometheus may scrape the pods: scrape annotations, the monitoring namespace admitted on 8080', () => {
       // The team manifest with its CloudFormation tokens (image, ARNs) as placeholders.
       const [resource] = Object.values(
@@ -318,6 +416,54 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
         ]),
         ports: [{ protocol: 'TCP', port: 8080 }],
       });
+    });
+
+    test("store layout: the chart's SERVING_MODEL_SOURCE, the pod role's read grant and the layout module agree", () => {
+      // GIVEN the synthesized team stack, with the models bucket's tokens rendered as its name
+      const t = example;
+      const models = Object.keys(t.findResources('AWS::S3::Bucket')).find((id) =>
+        id.startsWith('DataLakeModels'),
+      )!;
+      const render = (v: unknown): string => {
+        if (typeof v === 'string') return v;
+        const o = v as Record<string, unknown>;
+        if (o['Fn::Join']) return (o['Fn::Join'] as [string, unknown[]])[1].map(render).join('');
+        if (JSON.stringify(o) === JSON.stringify({ Ref: models })) return 'models-bucket';
+        if (JSON.stringify(o) === JSON.stringify({ 'Fn::GetAtt': [models, 'Arn'] }))
+          return 'arn:aws:s3:::models-bucket';
+        return '<token>';
+      };
+      const [resource] = Object.values(t.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
+      const objects = JSON.parse(render(resource.Properties.Manifest)) as {
+        kind: string;
+        data?: Record<string, string>;
+      }[];
+      const source = objects.find((o) => o.kind === 'ConfigMap')!.data!.SERVING_MODEL_SOURCE;
+      // IAM wildcards (`s3:GetObject*`, `.../models/*`) as regular expressions
+      const glob = (pattern: string) =>
+        new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+      const reads = podRolePolicy(t)
+        .filter((s) => ([] as string[]).concat(s.Action).some((a) => glob(a).test('s3:GetObject')))
+        .flatMap((s) => ([] as unknown[]).concat(s.Resource).map(render));
+      const readable = (key: string) =>
+        reads.some((pattern) => glob(pattern).test(`arn:aws:s3:::models-bucket/${key}`));
+
+      // WHEN the publisher writes a version and the production alias where the layout says
+      const model = 'churn'; // config/teams/example.yaml serving.modelName
+      const written = [
+        `${modelRoot(MODEL_STORE_PREFIX, model)}/${versionDir('v1')}/manifest.json`,
+        `${modelRoot(MODEL_STORE_PREFIX, model)}/${aliasFile('production')}`,
+      ];
+
+      // THEN the service reads exactly those keys, and its role may read them
+      expect(source).toBe(`s3://models-bucket/${modelRoot(MODEL_STORE_PREFIX, model)}`);
+      for (const key of written) {
+        const relative = key.slice(modelRoot(MODEL_STORE_PREFIX, model).length + 1);
+        expect(`${source}/${relative}`).toBe(`s3://models-bucket/${key}`);
+        expect(readable(key)).toBe(true);
+      }
+      // and nothing outside the store
+      expect(readable('training/job-1/output/model.tar.gz')).toBe(false);
     });
 
     test('the chart is applied from the team stack to the platform cluster, after the role association', () => {

@@ -4,6 +4,7 @@ import { Chart, Testing } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-34';
 import { DataLake } from '../../constructs/data-lake';
 import { TeamServing, type TeamServingProps } from '../../constructs/serving';
+import { MODEL_STORE_PREFIX } from '../../serving/src/store/layout';
 import { testApp, placeholderImageDir } from '../helpers/teams';
 
 const imageDirectory = placeholderImageDir();
@@ -30,11 +31,14 @@ function chartWith(namespace: string, serviceAccount: string): Chart {
 }
 
 describe('TeamServing', () => {
-  test('model and feedback locations follow the prefixes', () => {
-    const serving = teamServing({ modelsPrefix: 'bundles', feedbackPrefix: 'capture/v1' });
+  test("the model store is the layout's prefix of the models bucket; feedback follows its prop", () => {
+    const serving = teamServing({ feedbackPrefix: 'capture/v1' });
     const stack = Stack.of(serving);
-    expect(stack.resolve(serving.modelSource)).toEqual({
-      'Fn::Join': ['', ['s3://', { Ref: expect.stringMatching(/^DataLakeModels/) }, '/bundles']],
+    expect(stack.resolve(serving.modelStore)).toEqual({
+      'Fn::Join': [
+        '',
+        ['s3://', { Ref: expect.stringMatching(/^DataLakeModels/) }, `/${MODEL_STORE_PREFIX}`],
+      ],
     });
     expect(stack.resolve(serving.feedbackUri)).toEqual({
       'Fn::Join': [
@@ -45,8 +49,8 @@ describe('TeamServing', () => {
   });
 
   test('fails on a prefix with a wildcard (it would widen the pod role)', () => {
-    expect(() => teamServing({ modelsPrefix: 'models/*' })).toThrow(
-      /Team\/Serving: modelsPrefix must be a key prefix like "models".*got "models\/\*"/,
+    expect(() => teamServing({ feedbackPrefix: 'feedback/*' })).toThrow(
+      /Team\/Serving: feedbackPrefix must be a key prefix like "feedback".*got "feedback\/\*"/,
     );
   });
 

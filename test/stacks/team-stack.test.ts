@@ -48,6 +48,53 @@ describe('TeamStack', () => {
     });
   });
 
+  test("the budget filters on the tags that the team's resources, Batch instances and ALB carry", () => {
+    // GIVEN
+    const { teams } = buildApp([
+      teamConfig({ stage: 'prod', monitoring: { monthlyBudgetUsd: 500 } }),
+    ]);
+    const template = Template.fromStack(teams[0]);
+    // WHEN
+    const [budget] = Object.values(template.findResources('AWS::Budgets::Budget'));
+    const filter: Record<string, string> = Object.fromEntries(
+      budget.Properties.Budget.FilterExpression.And.map(
+        (e: { Tags: { Key: string; Values: string[]; MatchOptions: string[] } }) => {
+          expect(e.Tags.MatchOptions).toEqual(['EQUALS']);
+          return [e.Tags.Key, e.Tags.Values.join()];
+        },
+      ),
+    );
+    // THEN
+    expect(filter).toEqual({ 'ml-platform:team': 'fraud', 'ml-platform:stage': 'prod' });
+    const tagMap = (tags: unknown): Record<string, string> =>
+      Array.isArray(tags)
+        ? Object.fromEntries(tags.map((t: { Key: string; Value: string }) => [t.Key, t.Value]))
+        : (tags as Record<string, string>);
+    const resources = template.toJSON().Resources as Record<
+      string,
+      { Properties?: { Tags?: unknown } }
+    >;
+    const tagged = Object.entries(resources).filter(([, r]) => r.Properties?.Tags);
+    expect(tagged.length).toBeGreaterThan(20);
+    for (const [logicalId, r] of tagged) {
+      expect([logicalId, tagMap(r.Properties?.Tags)]).toEqual([
+        logicalId,
+        expect.objectContaining(filter),
+      ]);
+    }
+    // GPU instances that Batch launches carry them too (the compute environment's own tags
+    // are not copied to its instances).
+    const [compute] = Object.values(template.findResources('AWS::Batch::ComputeEnvironment'));
+    expect(compute.Properties.ComputeResources.Tags).toEqual(expect.objectContaining(filter));
+    // and the ALB the Load Balancer Controller creates for the team's ingress.
+    const manifests = JSON.stringify(
+      template.findResources('Custom::AWSCDK-EKS-KubernetesResource'),
+    );
+    expect(manifests).toMatch(
+      /alb\.ingress\.kubernetes\.io\/tags\\":\\"ml-platform:team=fraud,ml-platform:stage=prod\\"/,
+    );
+  });
+
   test('publishes the data lake for tools under the team parameter path', () => {
     const template = Template.fromStack(buildApp([teamConfig()]).teams[0]);
     for (const name of ['raw', 'processed', 'features', 'models']) {

@@ -70,7 +70,16 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
       .resolvesOnce(job('RUNNABLE'))
       .resolvesOnce(job('STARTING'))
       .resolvesOnce(
-        job('RUNNING', { container: { logStreamName: 'fraud-dev-trainer/default/abc' } }),
+        job('RUNNING', {
+          container: {
+            logStreamName: 'fraud-dev-trainer/default/abc',
+            // What DescribeJobs returns for the stack's job definition (awslogs driver).
+            logConfiguration: {
+              logDriver: 'awslogs',
+              options: { 'awslogs-group': '/ml-platform/fraud/dev/training' },
+            },
+          },
+        }),
       )
       .resolves(job('SUCCEEDED', { statusReason: 'Essential container in task exited' }));
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
@@ -103,7 +112,7 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
         'RUNNABLE',
         'STARTING',
         'RUNNING',
-        'logs: CloudWatch log group /aws/batch/job, stream fraud-dev-trainer/default/abc',
+        'logs: CloudWatch log group /ml-platform/fraud/dev/training, stream fraud-dev-trainer/default/abc',
         'SUCCEEDED: Essential container in task exited',
       ]),
     );

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
+import { checkQuality, verdictOf } from '../../serving/src/bundle/quality';
 import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 const SERVING = path.join(__dirname, '..', '..', 'serving');
@@ -72,9 +73,32 @@ describe('npm run train -- --mode local', () => {
     });
     expect(manifest.name).toBe('churn');
     expect(manifest.task).toBe('binary_classification');
-    expect(manifest.output).toEqual({ labels: ['stay', 'churn'], positive_label: 'churn' });
+    expect(manifest.output).toEqual({
+      labels: ['stay', 'churn'],
+      positive_label: 'churn',
+      threshold: expect.any(Number),
+    });
     expect(manifest.metrics.test.roc_auc).toBeGreaterThan(0.7);
     expect(manifest.metrics.segments.column).toBe('region');
+  });
+
+  test('the model card compares the model with its baselines, with the objective and the verdict', () => {
+    const bundle = out[out.length - 1];
+    const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
+    const card = readFileSync(path.join(bundle, 'model_card.md'), 'utf8');
+    const quality = verdictOf(manifest)!;
+    expect(quality.objective).toEqual({ metric: 'f1', parameter: null, target: null });
+    expect(Object.keys(manifest.metrics.baselines)).toEqual(['logistic_regression', 'majority']);
+    expect(card).toContain('| metric | model | logistic_regression | majority |');
+    expect(card).toMatch(/\| \*\*f1\*\* \(objective\) \| 0\.\d{4} \| 0\.\d{4} \| 0\.0000 \|/);
+    expect(card).toContain(
+      `the best baseline (${quality.verdict.best_baseline}, ${quality.verdict.best_baseline_value!.toFixed(4)})`,
+    );
+    expect(card).toContain('![precision-recall curve](precision_recall.svg)');
+    // No target in a default run: publishing would warn, and refuse with --require-target.
+    expect(checkQuality(manifest, { requireTarget: true }).refusal).toMatch(
+      /no target is set for f1/,
+    );
   });
 
   test('the inference service loads the bundle and reproduces PyTorch within 1e-5', async () => {
@@ -82,7 +106,7 @@ describe('npm run train -- --mode local', () => {
     const bundle = out[out.length - 1];
     const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
     const golden = JSON.parse(readFileSync(path.join(bundle, 'golden.json'), 'utf8')) as {
-      cases: { instance: Record<string, unknown>; output: number[] }[];
+      cases: { instance: Record<string, unknown>; output: number[]; label: string }[];
     };
     expect(golden.cases.length).toBeGreaterThanOrEqual(16);
     const server = await startService(bundle);
@@ -101,7 +125,7 @@ describe('npm run train -- --mode local', () => {
       });
       const body = (await response.json()) as {
         model_version: string;
-        predictions: { probabilities: Record<string, number> }[];
+        predictions: { label: string; probabilities: Record<string, number> }[];
       };
       // THEN every probability matches PyTorch's output (written by the trainer) within 1e-5
       expect(response.status).toBe(200);
@@ -112,6 +136,7 @@ describe('npm run train -- --mode local', () => {
           expect(Math.abs(probabilities[label] - c.output[j])).toBeLessThanOrEqual(1e-5),
         );
       });
+      expect(body.predictions.map((p) => p.label)).toEqual(golden.cases.map((c) => c.label));
     } finally {
       expect(await server.stop()).toBe(0);
     }
@@ -126,8 +151,156 @@ describe('npm run train -- --mode local', () => {
         './manifest.json',
         './golden.json',
         './model_card.md',
+        './precision_recall.svg',
       ]),
     );
+  });
+});
+
+describe('npm run train -- --mode local with a precision_at_recall objective', () => {
+  let bundle: string;
+  let code: number;
+  beforeAll(async () => {
+    // GIVEN the objective of a team that must catch 90% of churners
+    const runtime = recordingRuntime({ TRAINER_PYTHON: python });
+    // WHEN
+    code = await main(
+      [
+        '--objective-metric',
+        'precision_at_recall',
+        '--objective-parameter',
+        '0.9',
+        '--objective-target',
+        '0.85',
+      ],
+      runtime,
+    );
+    bundle = runtime.out[runtime.out.length - 1];
+  });
+  afterAll(() => removeTempDirs(path.resolve(bundle, '..', '..', '..')));
+
+  test('records the objective, a missed target, and a threshold far below 0.5', () => {
+    expect(code).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
+    expect(manifest.metrics.objective).toEqual({
+      metric: 'precision_at_recall',
+      parameter: 0.9,
+      target: 0.85,
+    });
+    // The sample data cannot give 85% precision at 90% recall: the verdict says so.
+    expect(manifest.metrics.verdict.target_met).toBe(false);
+    expect(manifest.metrics.validation.recall).toBeGreaterThanOrEqual(0.9);
+    expect(manifest.output.threshold).toBeLessThan(0.3);
+    expect(checkQuality(manifest).warnings[0]).toMatch(
+      /^precision_at_recall \(recall >= 0\.9\) is 0\.\d+ on the test split: target 0\.85 missed by/,
+    );
+  });
+
+  test('the service labels the golden cases by the threshold, not by argmax', async () => {
+    // GIVEN the real service on the bundle
+    const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
+    const { cases } = JSON.parse(readFileSync(path.join(bundle, 'golden.json'), 'utf8')) as {
+      cases: { instance: Record<string, unknown>; output: number[]; label: string }[];
+    };
+    const threshold = manifest.output.threshold as number;
+    const pChurn = cases.map((c) => c.output[1]);
+    // cases on both sides of the threshold, and some that argmax would call "stay"
+    expect(pChurn.some((p) => p >= threshold && p < 0.5)).toBe(true);
+    expect(pChurn.some((p) => p < threshold)).toBe(true);
+    const server = await startService(bundle);
+    try {
+      // WHEN
+      const response = await fetch(`${server.url}/v1/models/churn:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: cases.map((c) => c.instance) }),
+      });
+      const { predictions } = (await response.json()) as {
+        predictions: { label: string; probabilities: Record<string, number> }[];
+      };
+      // THEN churn exactly where the served P(churn) reaches the threshold
+      expect(response.status).toBe(200);
+      predictions.forEach((p) =>
+        expect(p.label).toBe(p.probabilities.churn >= threshold ? 'churn' : 'stay'),
+      );
+      expect(predictions.map((p) => p.label)).toEqual(cases.map((c) => c.label));
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
+describe('npm run train -- --mode local on a numeric label (regression)', () => {
+  let bundle: string;
+  let code: number;
+  beforeAll(async () => {
+    // GIVEN a data set whose label is a number: a linear function of the features plus noise
+    const dir = tempDir('regression-data-');
+    const rows = ['usage,seats,plan,spend'];
+    for (let i = 0; i < 800; i++) {
+      const usage = (i * 37) % 100;
+      const seats = 1 + ((i * 13) % 20);
+      const plan = ['basic', 'pro', 'enterprise'][i % 3];
+      const noise = Math.sin(i * 12.9898) * 2;
+      const spend =
+        10 + 0.5 * usage + 3 * seats + { basic: 0, pro: 15, enterprise: 40 }[plan]! + noise;
+      rows.push(`${usage},${seats},${plan},${spend.toFixed(3)}`);
+    }
+    writeFileSync(path.join(dir, 'train.csv'), rows.join('\n'));
+    writeFileSync(
+      path.join(dir, 'schema.json'),
+      JSON.stringify({ name: 'spend', label: 'spend', task: 'regression', features: [] }),
+    );
+    const runtime = recordingRuntime({ TRAINER_PYTHON: python });
+    // WHEN
+    code = await main(
+      [
+        '--data',
+        dir,
+        '--out',
+        path.join(dir, 'work'),
+        '--objective-metric',
+        'mae',
+        '--objective-target',
+        '5',
+      ],
+      runtime,
+    );
+    bundle = runtime.out[runtime.out.length - 1];
+  });
+  afterAll(() => removeTempDirs());
+
+  test('compares the regressor with the mean and a linear regression, lower is better', () => {
+    expect(code).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
+    expect(manifest.task).toBe('regression');
+    expect(Object.keys(manifest.metrics.baselines)).toEqual(['linear_regression', 'mean']);
+    const { verdict } = manifest.metrics;
+    expect(verdict.value).toBe(manifest.metrics.test.mae);
+    expect(verdict.target_met).toBe(manifest.metrics.test.mae <= 5);
+    expect(verdict.margin).toBeCloseTo(verdict.best_baseline_value - verdict.value, 12);
+  });
+
+  test('the inference service serves the regression bundle: predictions equal the golden outputs', async () => {
+    const golden = JSON.parse(readFileSync(path.join(bundle, 'golden.json'), 'utf8')) as {
+      atol: number;
+      cases: { instance: Record<string, unknown>; output: number[] }[];
+    };
+    const server = await startService(bundle);
+    try {
+      const response = await fetch(`${server.url}/v1/models/spend:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: golden.cases.map((c) => c.instance) }),
+      });
+      const body = (await response.json()) as { predictions: { value: number }[] };
+      expect(response.status).toBe(200);
+      golden.cases.forEach((c, i) =>
+        expect(Math.abs(body.predictions[i].value - c.output[0])).toBeLessThanOrEqual(golden.atol),
+      );
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 });
 

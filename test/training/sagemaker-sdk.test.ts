@@ -5,6 +5,7 @@ import {
   StopTrainingJobCommand,
   type DescribeTrainingJobResponse,
 } from '@aws-sdk/client-sagemaker';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
@@ -46,6 +47,19 @@ describe('--mode sagemaker at the SDK boundary', () => {
       ],
       runtime,
     );
+
+  const OBJECTIVE = '/ml-platform/fraud/dev/training/objective';
+  /** Runs `use` while the team's `objective` training parameter holds `value`. */
+  async function withObjective(value: string, use: () => Promise<void>) {
+    await suite.moto.ssm.send(
+      new PutParameterCommand({ Name: OBJECTIVE, Type: 'String', Value: value }),
+    );
+    try {
+      await use();
+    } finally {
+      await suite.moto.ssm.send(new DeleteParameterCommand({ Name: OBJECTIVE }));
+    }
+  }
 
   test('sends the exact CreateTrainingJob request and reports progress until the bundle is down', async () => {
     // GIVEN a job that starts, downloads, trains (with metrics) and completes
@@ -199,6 +213,43 @@ describe('--mode sagemaker at the SDK boundary', () => {
       'error: --instance-count must be a whole number, got 1.5',
     );
     expect(sagemaker.commandCalls(CreateTrainingJobCommand)).toHaveLength(0);
+  });
+
+  test('passes the team objective (SSM objective parameter) to the trainer; flags override it', async () => {
+    // GIVEN the team file's training.objective, published by the training stack
+    sagemaker.on(CreateTrainingJobCommand).resolves({});
+    sagemaker
+      .on(DescribeTrainingJobCommand)
+      .resolves(
+        state('Completed', 'Completed', { ModelArtifacts: { S3ModelArtifacts: ARTIFACT } }),
+      );
+    await withObjective(
+      '{"metric":"precision_at_recall","parameter":0.9,"target":0.85}',
+      async () => {
+        // WHEN
+        expect(await run(undefined, '--objective-target', '0.8', '--cv', '3')).toBe(0);
+        // THEN
+        expect(
+          sagemaker.commandCalls(CreateTrainingJobCommand)[0].args[0].input.HyperParameters,
+        ).toEqual({
+          objective_metric: 'precision_at_recall',
+          objective_parameter: '0.9',
+          objective_target: '0.8',
+          cv_folds: '3',
+        });
+      },
+    );
+  });
+
+  test('fails before starting a job when the objective parameter is malformed', async () => {
+    await withObjective('{"metric":"precision_at_recall","target":0.85}', async () => {
+      const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+      expect(await run(runtime)).toBe(1);
+      expect(runtime.err).toEqual([
+        `error: SSM parameter ${OBJECTIVE} parameter: precision_at_recall needs a parameter: the minimum recall, in (0, 1]`,
+      ]);
+      expect(sagemaker.commandCalls(CreateTrainingJobCommand)).toHaveLength(0);
+    });
   });
 
   test('fails with the job’s failure reason', async () => {

@@ -1,4 +1,4 @@
-import { LauncherError } from './cli/errors';
+import { reportError } from './cli/errors';
 import { helpText, parseCommandLine, type ParsedCommandLine } from './cli/options';
 import { processRuntime, type Runtime } from './cli/runtime';
 import { trainLocal } from './commands/local';
@@ -38,15 +38,7 @@ export async function main(
     await dispatch(parsed, runtime);
     return 0;
   } catch (err) {
-    if (err instanceof LauncherError) {
-      runtime.stderr(`error: ${err.message}`);
-      if (debug && err.stack) runtime.stderr(err.stack);
-      return err.exitCode;
-    }
-    const error = err as Error;
-    runtime.stderr(`error: unexpected ${error?.name ?? 'error'}: ${error?.message ?? String(err)}`);
-    runtime.stderr(debug ? String(error?.stack) : 'run again with --debug for the stack trace');
-    return 1;
+    return reportError(err, debug, runtime.stderr);
   }
 }
 

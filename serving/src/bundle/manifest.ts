@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { qualityMetricsShape } from './quality';
 
 /**
  * manifest.json, exactly as docs/model-bundle.md defines it. Unknown keys are an error:
- * a typo must not silently change preprocessing. `metrics` is free-form (the trainer owns it).
+ * a typo must not silently change preprocessing. `metrics` belongs to the trainer: only its
+ * quality keys (objective, verdict, baselines; ./quality.ts) have a fixed form.
  */
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 
@@ -64,8 +66,10 @@ export const manifestSchema = z.strictObject({
   output: z.strictObject({
     labels: z.array(z.string()),
     positive_label: z.string().optional(),
+    /** Binary only: label positive_label when P(positive_label) >= threshold. Absent: argmax. */
+    threshold: finite.refine((t) => t >= 0 && t <= 1, 'must be in [0, 1]').optional(),
   }),
-  metrics: z.record(z.string(), z.unknown()).optional(),
+  metrics: z.looseObject(qualityMetricsShape).optional(),
   reference: z
     .strictObject({
       n: z.number().int().nonnegative(),
@@ -89,6 +93,8 @@ export const goldenSchema = z.strictObject({
         instance: z.record(z.string(), z.unknown()),
         features: z.array(finite),
         output: z.array(finite),
+        /** Classification: the label the service must give (checked unless within atol of the threshold). */
+        label: z.string().optional(),
       }),
     )
     .min(1),
@@ -143,6 +149,8 @@ export function parseManifest(raw: unknown): Manifest {
   const classification = m.task !== 'regression';
   if (classification && m.output.labels.length < 2) fail('output.labels: classification needs >= 2 labels');
   if (!classification && m.output.labels.length !== 0) fail('output.labels: must be [] for regression');
+  if (m.output.threshold !== undefined && m.task !== 'binary_classification')
+    fail('output.threshold: only binary classification has a decision threshold');
   if (m.task === 'binary_classification') {
     if (m.output.labels.length !== 2) fail('output.labels: binary classification needs exactly 2 labels');
     if (!m.output.positive_label || !m.output.labels.includes(m.output.positive_label))

@@ -11,11 +11,11 @@ export interface BundleFiles {
 }
 
 export interface Prediction {
-  /** Classification: the winning label; regression: absent. */
+  /** Classification: the decided label (the threshold's, or argmax); regression: absent. */
   label?: string;
   /** Classification: one probability per label. */
   probabilities?: Record<string, number>;
-  /** Classification: max probability. */
+  /** Classification: max probability, whatever the decision threshold. */
   confidence?: number;
   /** Regression: the predicted value. */
   value?: number;
@@ -38,6 +38,8 @@ export class LoadedModel {
   readonly outputWidth: number;
   /** The tracked statistic for drift: P(positive_label), confidence or the regression value. */
   readonly trackedColumn: number | 'max';
+  /** Binary with `output.threshold`: [positive column, other column, threshold]; else argmax. */
+  private readonly decision: readonly [number, number, number] | undefined;
   private released = false;
 
   private constructor(
@@ -52,6 +54,11 @@ export class LoadedModel {
         : manifest.task === 'regression'
           ? 0
           : 'max';
+    const threshold = manifest.output.threshold;
+    this.decision =
+      manifest.task === 'binary_classification' && threshold !== undefined
+        ? [this.trackedColumn as number, 1 - (this.trackedColumn as number), threshold]
+        : undefined;
   }
 
   get name(): string {
@@ -124,6 +131,13 @@ export class LoadedModel {
       };
       check('features', c.features, encoded.data, n * dim, dim);
       check('output', c.output, out, n * this.outputWidth, this.outputWidth);
+      // A probability within atol of the threshold may round either way: its label proves nothing.
+      const nearThreshold =
+        this.decision !== undefined && Math.abs(out[n * this.outputWidth + this.decision[0]]! - this.decision[2]) <= atol;
+      if (c.label !== undefined && !nearThreshold && this.manifest.task !== 'regression') {
+        const label = this.label(out, n);
+        if (label !== c.label) throw new BundleError(`golden case ${n}: label is "${label}", expected "${c.label}"`, 'golden');
+      }
     });
   }
 
@@ -147,12 +161,24 @@ export class LoadedModel {
     if (this.manifest.task === 'regression') return { value: out[base]! };
     const labels = this.manifest.output.labels;
     const probabilities: Record<string, number> = {};
-    let best = 0;
-    for (let j = 0; j < w; j++) {
-      probabilities[labels[j]!] = out[base + j]!;
-      if (out[base + j]! > out[base + best]!) best = j;
+    for (let j = 0; j < w; j++) probabilities[labels[j]!] = out[base + j]!;
+    return { label: this.label(out, n), probabilities, confidence: this.confidence(out, n) };
+  }
+
+  /**
+   * Classification: the label of output row `n`. Binary with a threshold: positive_label when
+   * its probability is >= threshold, else the other label; otherwise argmax, first index on a tie.
+   */
+  label(out: Float32Array, n: number): string {
+    const base = n * this.outputWidth;
+    const labels = this.manifest.output.labels;
+    if (this.decision) {
+      const [positive, other, threshold] = this.decision;
+      return labels[out[base + positive]! >= threshold ? positive : other]!;
     }
-    return { label: labels[best]!, probabilities, confidence: out[base + best]! };
+    let best = 0;
+    for (let j = 1; j < this.outputWidth; j++) if (out[base + j]! > out[base + best]!) best = j;
+    return labels[best]!;
   }
 
   /** Classification: max probability of output row `n`. */

@@ -22,16 +22,21 @@ export function healthRoutes(
       ...quiet,
       schema: {
         tags: ['health'],
-        description: 'Ready when a model passed its self-test and the server is not draining.',
+        description:
+          'Ready when a production model passed its self-test and the server is not draining. 503 otherwise, with a stable `reason` (draining, no_model, alias_invalid, model_refused, store_unreadable) and a `message` saying where the service looks and what to do.',
         response: {
           200: { type: 'object', properties: { ready: { type: 'boolean' } } },
-          503: { type: 'object', properties: { ready: { type: 'boolean' }, reason: { type: 'string' } } },
+          503: {
+            type: 'object',
+            properties: { ready: { type: 'boolean' }, reason: { type: 'string' }, message: { type: 'string' } },
+          },
         },
       },
     },
     async (_req, reply) => {
-      if (deps.isDraining()) return reply.code(503).send({ ready: false, reason: 'draining' });
-      if (!registry.ready) return reply.code(503).send({ ready: false, reason: 'no model loaded' });
+      if (deps.isDraining()) return reply.code(503).send({ ready: false, reason: 'draining', message: 'the server is shutting down' });
+      const notReady = registry.notReady;
+      if (notReady) return reply.code(503).send({ ready: false, ...notReady });
       return { ready: true };
     },
   );

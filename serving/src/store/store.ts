@@ -1,14 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BundleError } from '../bundle/manifest';
 import type { BundleFiles } from '../bundle/model';
 import { type AliasFile, type AliasName, aliasFile, parseAliasFile } from './layout';
 
-/**
- * Where bundles come from. Paths are relative to the source root, which is either a plain
- * bundle folder (has manifest.json) or one model's folder in a store (aliases/ + versions/).
- */
 /**
  * The AWS SDK is loaded on first use: a service on a local bundle does not pay ~40 MB and
  * a few hundred ms of cold start for it.
@@ -18,8 +14,17 @@ export function s3Sdk(): typeof import('@aws-sdk/client-s3') {
   return require('@aws-sdk/client-s3');
 }
 
+/**
+ * Where bundles come from. Paths are relative to the source root, which is either a plain
+ * bundle folder (has manifest.json) or one model's folder in a store (aliases/ + versions/).
+ */
 export interface BlobSource {
   readonly description: string;
+  /**
+   * Throws when the root cannot hold models at all (a local folder that does not exist: a typo
+   * that no publish would fix). An empty root is fine: it is a store with no model yet.
+   */
+  checkRoot(): Promise<void>;
   /** The object's bytes, or null when it does not exist. */
   read(path: string): Promise<Buffer | null>;
 }
@@ -28,6 +33,10 @@ export class LocalSource implements BlobSource {
   constructor(readonly root: string) {}
   get description(): string {
     return this.root;
+  }
+  async checkRoot(): Promise<void> {
+    const found = await stat(this.root).catch(() => null);
+    if (!found?.isDirectory()) throw new BundleError(`${this.root}: no such folder (SERVING_MODEL_SOURCE)`, 'startup');
   }
   async read(path: string): Promise<Buffer | null> {
     try {
@@ -54,6 +63,8 @@ export class S3Source implements BlobSource {
   get description(): string {
     return `s3://${this.bucket}/${this.prefix}`;
   }
+  /** Any prefix can hold a store; a missing bucket or a denied read shows in the first read. */
+  async checkRoot(): Promise<void> {}
   async read(path: string): Promise<Buffer | null> {
     const key = this.prefix ? `${this.prefix}/${path}` : path;
     const { GetObjectCommand, NoSuchKey } = s3Sdk();

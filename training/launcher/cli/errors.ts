@@ -33,3 +33,19 @@ export class JobFailedError extends LauncherError {}
 export class InterruptedError extends LauncherError {
   override readonly exitCode = 130;
 }
+
+/**
+ * Reports an error that ended a command, once, on stderr: a LauncherError as its one-line
+ * message, anything else as "unexpected"; the stack only with `debug`. Returns the exit code.
+ */
+export function reportError(err: unknown, debug: boolean, stderr: (line: string) => void): number {
+  if (err instanceof LauncherError) {
+    stderr(`error: ${err.message}`);
+    if (debug && err.stack) stderr(err.stack);
+    return err.exitCode;
+  }
+  const error = err as Error;
+  stderr(`error: unexpected ${error?.name ?? 'error'}: ${error?.message ?? String(err)}`);
+  stderr(debug ? String(error?.stack) : 'run again with --debug for the stack trace');
+  return 1;
+}

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors';
+import { OBJECTIVE_METRIC_NAMES } from '../../../serving/src/bundle/quality';
 
 /**
  * The one option table: it drives parsing, the `Options` type and `--help`.
@@ -12,7 +13,8 @@ export const COMMANDS = {
 } as const;
 export type Command = keyof typeof COMMANDS;
 
-interface OptionSpec {
+/** One row of an option table (this one, or another command family's). */
+export interface OptionSpec {
   readonly type: 'string' | 'number' | 'boolean' | 'list';
   readonly description: string;
   readonly default?: string | number | boolean;
@@ -48,6 +50,32 @@ export const OPTIONS = {
     type: 'list',
     placeholder: 'KEY=VALUE',
     description: 'trainer hyperparameter, repeatable (e.g. --hp epochs=20 --hp lr=0.001)',
+  },
+  'objective-metric': {
+    type: 'string',
+    choices: OBJECTIVE_METRIC_NAMES,
+    description:
+      'primary metric the threshold is chosen for and the model judged by (default: the team file’s training.objective, else f1)',
+  },
+  'objective-parameter': {
+    type: 'number',
+    description:
+      'the recall (precision_at_recall) or precision (recall_at_precision) floor, in (0, 1]',
+  },
+  'objective-target': {
+    type: 'number',
+    description: 'the value the model must reach on the test split (default: the team file’s)',
+  },
+  'class-weight': {
+    type: 'string',
+    choices: ['none', 'balanced'],
+    description: 'balanced: weigh classes inversely to their frequency in the loss (default none)',
+  },
+  cv: {
+    type: 'number',
+    placeholder: 'K',
+    description:
+      'also report K-fold cross-validated mean ± std of the primary metric (small data sets; the model is still trained on the training split)',
   },
   team: { type: 'string', env: 'ML_TEAM', description: 'team name (AWS modes)' },
   stage: { type: 'string', env: 'ML_STAGE', default: 'dev', description: 'team stage (AWS modes)' },
@@ -152,7 +180,8 @@ function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): unknown {
+/** Checks and converts one option value; `source` names where it came from for the error. */
+export function coerce(name: string, spec: OptionSpec, raw: unknown, source: string): unknown {
   if (spec.type === 'list') {
     if (Array.isArray(raw)) return raw.map(String);
     return [String(raw)];

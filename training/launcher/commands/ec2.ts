@@ -5,6 +5,7 @@ import {
   type JobDetail,
   type SubmitJobRequest,
 } from '@aws-sdk/client-batch';
+import { costAllocationTags } from '../../../constructs/monitoring/cost-allocation';
 import { InterruptedError, JobFailedError, LauncherError, UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
@@ -83,7 +84,7 @@ export function submitJobRequest(
     },
     timeout: { attemptDurationSeconds: platform.maxRuntimeSeconds },
     propagateTags: true,
-    tags: { 'ml-platform:team': platform.team, 'ml-platform:stage': platform.stage },
+    tags: costAllocationTags(platform),
   };
 }
 
@@ -98,7 +99,9 @@ function progress(job: JobDetail, previous: JobDetail | undefined): string[] {
   }
   const stream = job.container?.logStreamName;
   if (stream && stream !== previous?.container?.logStreamName) {
-    lines.push(`logs: CloudWatch log group /aws/batch/job, stream ${stream}`);
+    // The team's job definition names its own log group; /aws/batch/job is Batch's default.
+    const group = job.container?.logConfiguration?.options?.['awslogs-group'] ?? '/aws/batch/job';
+    lines.push(`logs: CloudWatch log group ${group}, stream ${stream}`);
   }
   return lines;
 }

@@ -7,8 +7,9 @@ import { TRAINER_ENVIRONMENT } from '../../../constructs/training/contract';
 import { JobFailedError, UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
-import { copyChannel, parseHyperparameters, resolveChannels } from '../lib/dataset';
+import { copyChannel, resolveChannels } from '../lib/dataset';
 import { freePort } from '../lib/free-port';
+import { trainerHyperparameters } from '../lib/hyperparameters';
 import { REFERENCE_DIR } from '../lib/paths';
 import { findPython } from '../lib/python';
 import { packDirectory } from '../lib/tarball';
@@ -22,7 +23,7 @@ export async function trainLocal(options: Options, runtime: Runtime): Promise<vo
   if (!Number.isInteger(processes)) {
     throw new UsageError(`--processes must be a whole number, got ${processes}`);
   }
-  const hyperparameters = parseHyperparameters(options.hp);
+  const hyperparameters = trainerHyperparameters(options);
   const { python, torchVersion } = findPython(options.python);
   const work = options.out
     ? path.resolve(options.out)

@@ -1,12 +1,13 @@
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import type { AwsClients } from './aws';
-import { parseHyperparameters, withChannels } from './dataset';
+import { withChannels } from './dataset';
+import { trainerHyperparameters } from './hyperparameters';
 import { jobName } from './naming';
 import { loadPlatform, type Purpose, type TrainingPlatform } from './platform';
 import { s3Join, uploadChannels } from './s3';
 
-/** What every AWS command starts from: the user's hyperparameters, the team's platform, a job name. */
+/** What every AWS command starts from: the trainer's hyperparameters, the team's platform, a job name. */
 export interface AwsRun {
   readonly hyperparameters: Record<string, string>;
   readonly platform: TrainingPlatform;
@@ -23,7 +24,6 @@ export async function prepareAwsRun(
   what: 'train' | 'tune',
   maxNameLength = 63,
 ): Promise<AwsRun> {
-  const hyperparameters = parseHyperparameters(options.hp);
   const platform = await loadPlatform(
     clients.ssm,
     options.team,
@@ -31,6 +31,7 @@ export async function prepareAwsRun(
     clients.region,
     purpose,
   );
+  const hyperparameters = trainerHyperparameters(options, platform.objective);
   const name =
     options.jobName ??
     jobName({ team: platform.team, stage: options.stage }, what, runtime.now(), maxNameLength);

@@ -61,17 +61,6 @@ export function copyChannel(from: string, to: string): void {
   }
 }
 
-/** `--hp key=value` pairs as SageMaker wants them: a map of strings. */
-export function parseHyperparameters(pairs: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of pairs) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(pair);
-    if (!match) throw new UsageError(`--hp ${pair}: expected KEY=VALUE`);
-    out[match[1]] = match[2];
-  }
-  return out;
-}
-
 /** Resolves the channels for an upload; generated sample data is deleted once `use` is done. */
 export async function withChannels<T>(
   options: Options,

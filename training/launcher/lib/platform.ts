@@ -1,7 +1,8 @@
 import { GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
 import { StackNotDeployedError, UnknownTeamError, UsageError } from '../cli/errors';
 import { aws } from './aws';
-import type { TrainingParameter } from '../../../constructs/training/contract';
+import { decodeObjective, type TrainingParameter } from '../../../constructs/training/contract';
+import type { Objective } from '../../../serving/src/bundle/quality';
 import { PARAMETER_ROOT, trainingParameterPath } from '../../../lib/naming';
 
 /** A parameter of the training contract (constructs/training/contract.ts). */
@@ -59,6 +60,8 @@ export interface TrainingPlatform {
   /** Present when the team's config asks for more than one instance. */
   readonly batchMultiNodeJobQueue?: string;
   readonly batchMultiNodeJobDefinition?: string;
+  /** The team file's training.objective; undefined: the trainer's default. */
+  readonly objective?: Objective;
 }
 
 export function parameterPrefix(team: string, stage: string): string {
@@ -154,6 +157,14 @@ export async function loadPlatform(
       );
     }
   }
+  let objective: Objective | undefined;
+  if (values.has('objective')) {
+    try {
+      objective = decodeObjective(get('objective'));
+    } catch (err) {
+      throw new StackNotDeployedError(`SSM parameter ${prefix}objective ${(err as Error).message}`);
+    }
+  }
   return {
     team,
     stage,
@@ -187,5 +198,6 @@ export async function loadPlatform(
     ),
     batchMultiNodeJobQueue: values.get('batch/multi-node-job-queue') || undefined,
     batchMultiNodeJobDefinition: values.get('batch/multi-node-job-definition') || undefined,
+    objective,
   };
 }

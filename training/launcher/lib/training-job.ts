@@ -9,16 +9,15 @@ import { UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { MetricDefinition } from './metric-definitions';
 import type { TrainingPlatform } from './platform';
+import { costAllocationTags } from '../../../constructs/monitoring/cost-allocation';
 import { s3Join } from './s3';
 
 /** Where the trainer image finds checkpoints; SageMaker syncs it with CheckpointConfig.S3Uri. */
 export const CHECKPOINT_LOCAL_PATH = '/opt/ml/checkpoints';
 
+/** The team's cost allocation tags, on every job: the team budget counts what they cost. */
 export function tags(platform: TrainingPlatform): Tag[] {
-  return [
-    { Key: 'ml-platform:team', Value: platform.team },
-    { Key: 'ml-platform:stage', Value: platform.stage },
-  ];
+  return Object.entries(costAllocationTags(platform)).map(([Key, Value]) => ({ Key, Value }));
 }
 
 /** `--instance-count`, else the team's default; a whole number. */

@@ -70,6 +70,7 @@ class Hyperparameters:
     """Every knob of the reference trainer. The launcher's tune ranges use these names."""
 
     target: str = ""  # label column; "" = from schema.json, else "label"
+    task: str = ""  # classification | regression; "" = from schema.json, else classification
     model_name: str = ""  # manifest name; "" = from schema.json, else "model"
     version: str = ""  # manifest version; "" = <UTC timestamp>-<model sha256 prefix>
     segment_column: str = ""  # per-segment metrics; "" = from schema.json, "none" = off
@@ -95,6 +96,12 @@ class Hyperparameters:
     num_workers: int = -1  # DataLoader workers; -1 = auto
     stream: str = "auto"  # stream CSV shards from disk: auto (when several processes) | on | off
     golden_cases: int = 16
+    # The team's objective (training.objective in the team file; docs/model-bundle.md "Quality").
+    objective_metric: str = ""  # "" = f1; one of ml_trainer.objectives.OBJECTIVE_METRICS
+    objective_parameter: str = ""  # the recall or precision floor of *_at_* metrics, in (0, 1]
+    objective_target: str = ""  # the value the test split must reach; "" = no target
+    class_weight: str = "none"  # none | balanced (weights inversely proportional to class counts)
+    cv_folds: int = 0  # k-fold cross-validation of the primary metric on the training split; 0 = off
 
     def hidden_sizes(self) -> List[int]:
         return [int(x) for x in self.hidden.split(",") if x.strip()]

@@ -44,6 +44,11 @@ class Schema:
     labels: Optional[List[str]] = None
     positive_label: Optional[str] = None
     segment_column: Optional[str] = None
+    task: str = "classification"  # classification | regression (a numeric label)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
 
 @dataclass
@@ -132,11 +137,16 @@ def load_schema(train_dir: str, header: List[str], hp: Hyperparameters) -> Schem
             labels=raw.get("labels"),
             positive_label=raw.get("positive_label"),
             segment_column=raw.get("segment_column"),
+            task=raw.get("task", "classification"),
         )
     else:
         schema = Schema(name="model", label=hp.target or "label", features=[])
     if hp.target:
         schema.label = hp.target
+    if hp.task:
+        schema.task = hp.task
+    if schema.task not in ("classification", "regression"):
+        raise DataCheckError(f"task '{schema.task}' is not classification or regression (schema.json or --task)")
     if hp.model_name:
         schema.name = hp.model_name
     if hp.segment_column:
@@ -173,29 +183,33 @@ def parse_table(channel: str, header: List[str], rows: List[List[str]], schema: 
             spec.type = "numeric" if present and all(_is_number(v) for v in present) else "categorical"
             spec.required = len(present) == len(raw)
         if spec.type == "numeric":
-            values = np.empty(len(raw), dtype=np.float64)
-            for i, v in enumerate(raw):
-                if v == "":
-                    values[i] = math.nan
-                    continue
-                try:
-                    values[i] = float(v)
-                except ValueError:
-                    raise DataCheckError(
-                        f"column '{spec.name}' is numeric but has non-numeric value {v!r} "
-                        f"(channel '{channel}', data row {i + 1})"
-                    ) from None
-                if not math.isfinite(values[i]):
-                    raise DataCheckError(
-                        f"column '{spec.name}' has non-finite value {v!r} (channel '{channel}', data row {i + 1})"
-                    )
-            table.columns[spec.name] = values
+            table.columns[spec.name] = _numbers(channel, f"column '{spec.name}'", "numeric", raw)
         else:
             table.columns[spec.name] = [v if v != "" else None for v in raw]
+    if schema.regression and schema.label not in table.columns:
+        raw_label = [row[position[schema.label]].strip() for row in rows]
+        table.columns[schema.label] = _numbers(channel, f"label column '{schema.label}'", "numeric (task regression)", raw_label)
     for extra in (schema.label, schema.segment_column):
         if extra and extra not in table.columns:
             table.columns[extra] = [row[position[extra]].strip() or None for row in rows]
     return table
+
+
+def _numbers(channel: str, column: str, kind: str, raw: List[str]) -> np.ndarray:
+    """Finite numbers, NaN where missing; the first bad value fails naming the column and row."""
+    values = np.full(len(raw), math.nan)
+    for i, v in enumerate(raw):
+        if v == "":
+            continue
+        try:
+            values[i] = float(v)
+        except ValueError:
+            raise DataCheckError(
+                f"{column} is {kind} but has non-numeric value {v!r} (channel '{channel}', data row {i + 1})"
+            ) from None
+        if not math.isfinite(values[i]):
+            raise DataCheckError(f"{column} has non-finite value {v!r} (channel '{channel}', data row {i + 1})")
+    return values
 
 
 def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters, *, is_train: bool) -> Table:
@@ -206,10 +220,10 @@ def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters,
         raise DataCheckError(f"channel '{channel}' has no rows")
 
     labels = table.columns[schema.label]
-    missing_labels = sum(1 for v in labels if v is None)
+    missing_labels = int(np.isnan(labels).sum()) if schema.regression else sum(1 for v in labels if v is None)
     if missing_labels:
         raise DataCheckError(f"label column '{schema.label}' has {missing_labels} missing values (channel '{channel}')")
-    if schema.labels is not None:
+    if schema.labels is not None and not schema.regression:
         for v in labels:
             if v not in schema.labels:
                 raise DataCheckError(
@@ -246,10 +260,14 @@ def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters,
     if not is_train:
         return table
 
+    if schema.regression:
+        if float(np.min(labels)) == float(np.max(labels)):
+            raise DataCheckError(f"label column '{schema.label}' has a single value ({labels[0]:g}): nothing to learn")
     counts: Dict[str, int] = {}
-    for v in labels:
+    for v in [] if schema.regression else labels:
         counts[v] = counts.get(v, 0) + 1
-    check_classes(schema.label, counts, table.n, hp)
+    if not schema.regression:
+        check_classes(schema.label, counts, table.n, hp)
 
     seen = set()
     keep: List[int] = []

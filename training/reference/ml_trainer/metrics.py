@@ -1,4 +1,4 @@
-"""Classification metrics in plain numpy (no scikit-learn in CI or in slim images).
+"""Classification and regression metrics in plain numpy (no scikit-learn in CI or in slim images).
 
 Binary tasks report precision/recall/F1 of the positive class and its ROC-AUC; multiclass
 tasks report macro averages and one-vs-rest macro ROC-AUC.
@@ -42,12 +42,20 @@ def _safe_div(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
+def predict_labels(probabilities: np.ndarray, positive_index: Optional[int], threshold: Optional[float]) -> np.ndarray:
+    """Label indices as the service assigns them: binary with a threshold, the positive label
+    when P(positive) >= threshold (else the other one); otherwise argmax, first index on a tie."""
+    if threshold is None or positive_index is None:
+        return probabilities.argmax(axis=1)
+    return np.where(probabilities[:, positive_index] >= threshold, positive_index, 1 - positive_index)
+
+
 def classification_metrics(
-    y_true: np.ndarray, probabilities: np.ndarray, positive_index: Optional[int]
+    y_true: np.ndarray, probabilities: np.ndarray, positive_index: Optional[int], threshold: Optional[float] = None
 ) -> Dict[str, object]:
     y_true = np.asarray(y_true, dtype=np.int64)
     n_classes = probabilities.shape[1]
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = predict_labels(probabilities, positive_index, threshold)
     cm = np.array(confusion_matrix(y_true, y_pred, n_classes))
     tp = np.diag(cm).astype(np.float64)
     precision_c = np.array([_safe_div(tp[c], cm[:, c].sum()) for c in range(n_classes)])
@@ -77,3 +85,17 @@ def classification_metrics(
 def log_loss(y_true: np.ndarray, probabilities: np.ndarray) -> float:
     p = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1.0)
     return float(-np.log(p).mean())
+
+
+def regression_metrics(y_true: np.ndarray, prediction: np.ndarray) -> Dict[str, object]:
+    """Mean absolute error, root mean squared error and R² (None when the label is constant)."""
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(prediction, dtype=np.float64).reshape(-1)
+    error = p - y
+    total = float(((y - y.mean()) ** 2).sum()) if y.size else 0.0
+    return {
+        "mae": float(np.abs(error).mean()) if y.size else 0.0,
+        "rmse": float(np.sqrt((error**2).mean())) if y.size else 0.0,
+        "r2": 1.0 - float((error**2).sum()) / total if total > 0 else None,
+        "n": int(y.size),
+    }

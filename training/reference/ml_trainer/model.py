@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FILE = "checkpoint.pt"
 # Hyperparameters that do not change what is learned: a checkpoint stays valid across them.
-_RUNTIME_ONLY = {"epochs", "version", "device", "amp", "num_workers", "golden_cases", "model_name"}
+_RUNTIME_ONLY = {
+    "epochs", "version", "device", "amp", "num_workers", "golden_cases", "model_name",
+    "objective_metric", "objective_parameter", "objective_target", "cv_folds",
+}
 
 
 class MLP(nn.Module):
@@ -54,6 +57,18 @@ class WithSoftmax(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.model(x), dim=1)
+
+
+class WithScale(nn.Module):
+    """What is exported for regression: the network learns the standardized label, the graph
+    answers in the label's units."""
+
+    def __init__(self, model: nn.Module, mean: float, std: float) -> None:
+        super().__init__()
+        self.model, self.mean, self.std = model, mean, std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x) * self.std + self.mean
 
 
 class InMemoryBatches(Dataset):
@@ -91,6 +106,17 @@ def make_deterministic(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = False
     else:
         torch.use_deterministic_algorithms(True)
+
+
+def class_weights(hp: Hyperparameters, y_train: torch.Tensor, n_classes: int) -> Optional[torch.Tensor]:
+    """`class_weight=balanced`: each class weighs n / (n_classes * its count), so a rare class
+    counts as much in the loss as a common one; `none`: every row weighs the same."""
+    if hp.class_weight == "none":
+        return None
+    if hp.class_weight != "balanced":
+        raise ValueError(f"hyperparameter 'class_weight' must be none or balanced, got {hp.class_weight!r}")
+    counts = torch.bincount(y_train, minlength=n_classes).double()
+    return (y_train.shape[0] / (n_classes * counts.clamp(min=1))).float()
 
 
 def batch_size_for(hp: Hyperparameters, device: torch.device) -> int:
@@ -173,14 +199,16 @@ def fingerprint(hp: Hyperparameters, *tensors: torch.Tensor) -> str:
     return h.hexdigest()
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 8192) -> np.ndarray:
-    """Float32 probabilities for every row, in row order."""
+def evaluate(
+    model: nn.Module, x: torch.Tensor, device: torch.device, batch_size: int = 8192, regression: bool = False
+) -> np.ndarray:
+    """Float32 outputs for every row, in row order: probabilities, or the [n, 1] regression output."""
     model.eval()
     out = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            logits = model(x[start : start + batch_size].to(device)).float()
-            out.append(torch.softmax(logits, dim=1).cpu())
+            raw = model(x[start : start + batch_size].to(device)).float()
+            out.append((raw if regression else torch.softmax(raw, dim=1)).cpu())
     return torch.cat(out).numpy()
 
 
@@ -205,14 +233,21 @@ def train(
     use_amp = device.type == "cuda" and hp.amp != "off"
     batch_size = batch_size_for(hp, device)
 
-    model = MLP(x_train.shape[1], hp.hidden_sizes(), n_classes, hp.dropout).to(device)
+    regression = n_classes == 0  # one output: the standardized label (y_* are [n, 1] floats)
+    model = MLP(x_train.shape[1], hp.hidden_sizes(), n_classes or 1, hp.dropout).to(device)
     net = ctx.wrap(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience
     )
     scaler = grad_scaler(use_amp)
-    criterion = nn.CrossEntropyLoss()
+    if regression:
+        if hp.class_weight != "none":
+            raise ValueError("hyperparameter 'class_weight' applies to classification, not regression")
+        criterion: nn.Module = nn.MSELoss()
+    else:
+        weights = class_weights(hp, y_train, n_classes)
+        criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
     state = _State()
     best_weights = copy.deepcopy(model.state_dict())
     resumed_from: Optional[int] = None
@@ -263,12 +298,17 @@ def train(
                 seen += yb.shape[0]
         train_loss = ctx.sum(total.item()) / (stream.rows if stream is not None else x_train.shape[0])
 
-        probabilities = evaluate(model, x_val_dev, device)
+        outputs = evaluate(model, x_val_dev, device, regression=regression)
         y_val_np = y_val.numpy()
-        val_loss = log_loss(y_val_np, probabilities)
-        val_accuracy = float((probabilities.argmax(axis=1) == y_val_np).mean())
-        score = probabilities[:, positive_index] if positive_index is not None else probabilities.max(axis=1)
-        auc = roc_auc(y_val_np == positive_index, score) if positive_index is not None else None
+        val_accuracy: Optional[float] = None
+        auc: Optional[float] = None
+        if regression:
+            val_loss = float(np.mean((outputs - y_val_np) ** 2))
+        else:
+            val_loss = log_loss(y_val_np, outputs)
+            val_accuracy = float((outputs.argmax(axis=1) == y_val_np).mean())
+            if positive_index is not None:
+                auc = roc_auc(y_val_np == positive_index, outputs[:, positive_index])
         val_loss, val_accuracy, auc = ctx.broadcast((val_loss, val_accuracy, auc))  # rank 0 decides
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step(val_loss)
@@ -279,15 +319,16 @@ def train(
         else:
             state.bad_epochs += 1
         state.epoch = epoch
-        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr}
+        if val_accuracy is not None:
+            row["val_accuracy"] = val_accuracy
         if auc is not None:
             row["val_roc_auc"] = auc
         state.history.append(row)
-        line = (
-            f"epoch={epoch} train_loss={train_loss:.6f} val_loss={val_loss:.6f} "
-            f"val_accuracy={val_accuracy:.6f} lr={lr:.6g}"
-        )
-        log(line + (f" val_roc_auc={auc:.6f}" if auc is not None else ""))
+        line = f"epoch={epoch} train_loss={train_loss:.6f} val_loss={val_loss:.6f}"
+        if val_accuracy is not None:
+            line += f" val_accuracy={val_accuracy:.6f}"
+        log(line + f" lr={lr:.6g}" + (f" val_roc_auc={auc:.6f}" if auc is not None else ""))
         stopped_early = state.bad_epochs >= hp.patience
 
         if checkpoint_path:

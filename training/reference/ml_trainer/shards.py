@@ -325,6 +325,8 @@ def prepare(
     files = shard_files(channel, paths.channels[channel])
     _, header = next(iter_csv(channel, files[0], None))
     schema = load_schema(paths.channels[channel], header, hp)
+    if schema.regression:
+        raise ValueError("streaming (several processes or stream=on) supports classification only")
     _infer_types(channel, files, header, schema)
     val_cut = hp.val_fraction if "validation" not in paths.channels else 0.0
     thresholds = (val_cut, val_cut + (hp.test_fraction if "test" not in paths.channels else 0.0))

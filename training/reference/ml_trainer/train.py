@@ -16,15 +16,24 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from . import distributed, export, preprocess, shards
+from . import baselines, distributed, evaluation, export, objectives, preprocess, shards
+from .baselines import Predictor
 from .contract import Hyperparameters, Paths, load_hyperparameters, resolve_paths
 from .data import DataCheckError, Schema, Table, check_table, load_schema, parse_table, read_channel, stratified_split
-from .metrics import classification_metrics, log_loss
-from .model import evaluate, train
+from .metrics import classification_metrics, predict_labels, regression_metrics
+from .model import TrainResult, class_weights, evaluate, train
+from .target import Target
+
+
+GOLDEN_ATOL = 1e-5
 
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def _fmt(v: Optional[float]) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
 
 
 def _load_channel(channel: str, paths: Paths, schema: Schema, hp: Hyperparameters) -> Table:
@@ -38,19 +47,20 @@ def _prepare_in_memory(paths: Paths, hp: Hyperparameters) -> shards.Prepared:
     full = check_table("train", parse_table("train", header, rows, schema), schema, hp, is_train=True)
     log(f"train channel: {full.n} rows, {len(schema.features)} features, label '{schema.label}'")
 
-    labels: List[str] = schema.labels or sorted(set(full.columns[schema.label]))
+    labels: List[str] = [] if schema.regression else schema.labels or sorted(set(full.columns[schema.label]))
 
     fractions = []
     if "validation" not in paths.channels:
         fractions.append(hp.val_fraction)
     if "test" not in paths.channels:
         fractions.append(hp.test_fraction)
-    parts = stratified_split(full.columns[schema.label], fractions, hp.seed)
+    parts = stratified_split(Target(schema.label, labels).split_key(full), fractions, hp.seed)
     train_table = full.take(parts[0])
     rest = iter(parts[1:])
     val_table = _load_channel("validation", paths, schema, hp) if "validation" in paths.channels else full.take(next(rest))
     test_table = _load_channel("test", paths, schema, hp) if "test" in paths.channels else full.take(next(rest))
-    log(f"split: train={train_table.n} validation={val_table.n} test={test_table.n} (stratified on '{schema.label}')")
+    how = "random" if schema.regression else f"stratified on '{schema.label}'"
+    log(f"split: train={train_table.n} validation={val_table.n} test={test_table.n} ({how})")
 
     features = preprocess.fit(train_table, schema)  # training split only: no leakage
     return shards.Prepared(schema, labels, train_table, val_table, test_table, features)
@@ -72,96 +82,185 @@ def run(
         prepared = _prepare_in_memory(paths, hp)
     schema, labels, features = prepared.schema, prepared.labels, prepared.features
     train_table, val_table, test_table = prepared.train, prepared.validation, prepared.test
+    regression = schema.regression
     binary = len(labels) == 2
     positive_label = (schema.positive_label or labels[-1]) if binary else None
     if positive_label is not None and positive_label not in labels:
         raise DataCheckError(f"positive_label {positive_label!r} is not one of the labels {labels}")
     positive_index = labels.index(positive_label) if positive_label is not None else None
-    label_index = {label: i for i, label in enumerate(labels)}
+    task = "regression" if regression else "binary" if binary else "multiclass"
+    # Streaming: train_table is the training sample, so the target scaling, the baselines,
+    # the class weights of the baselines and the CV folds are fitted on it.
+    target = Target.fit(schema.label, labels, train_table)
 
-    def tensors(table: Table, channel: str):
-        x = torch.from_numpy(preprocess.transform(table, features, channel))
-        y = torch.tensor([label_index[v] for v in table.columns[schema.label]], dtype=torch.long)
-        return x, y
+    def x_of(table: Table, channel: str) -> torch.Tensor:
+        return torch.from_numpy(preprocess.transform(table, features, channel))
 
-    x_train, y_train = tensors(train_table, "train")
-    x_val, y_val = tensors(val_table, "validation")
-    x_test, y_test = tensors(test_table, "test")
+    x_train, x_val, x_test = x_of(train_table, "train"), x_of(val_table, "validation"), x_of(test_table, "test")
+    y_train, y_val = target.tensor(train_table), target.tensor(val_table)
+
+    objective = objectives.objective_from(hp, task)
+    n_classes = len(labels)  # 0: regression
+
+    def network_of(t: Target, fitted: TrainResult) -> Predictor:
+        device = torch.device(fitted.device)
+        return Predictor(
+            "model",
+            lambda x: t.unscale(evaluate(fitted.model, torch.from_numpy(x), device, regression=regression)),
+            fitted.seconds,
+            True,
+        )
+
+    def fit_baselines(t: Target, x_tr: torch.Tensor, y_tr: torch.Tensor) -> List[Predictor]:
+        if regression:
+            y_raw = t.unscale(y_tr.numpy()).reshape(-1)
+            return [baselines.linear_regression(x_tr.numpy(), y_raw), baselines.mean(y_raw)]
+        weights = class_weights(hp, y_tr, n_classes)
+        return [
+            baselines.logistic_regression(x_tr, y_tr, n_classes, hp.weight_decay, weights, hp.seed),
+            baselines.majority(y_tr.numpy(), n_classes),
+        ]
+
+    def fit_fold(t: Target, x_tr: torch.Tensor, y_tr: torch.Tensor, x_v: torch.Tensor, y_v: torch.Tensor) -> List[Predictor]:
+        """A CV fold: the network (in memory, on rank 0) and the first baseline, on the same rows."""
+        fitted = train(hp, x_tr, y_tr, x_v, y_v, n_classes, None, positive_index, log=lambda _: None)
+        return [network_of(t, fitted), fit_baselines(t, x_tr, y_tr)[0]]
 
     result = train(
-        hp, x_train, y_train, x_val, y_val, len(labels), paths.checkpoint_dir, positive_index, log=say,
+        hp, x_train, y_train, x_val, y_val, n_classes, paths.checkpoint_dir, positive_index, log=say,
         stream=prepared.stream,
     )
     if not ctx.is_main:  # rank 0 alone evaluates and writes the bundle
         return {}
-    device = torch.device(result.device)
+    network, simple = network_of(target, result), fit_baselines(target, x_train, y_train)
     model = result.model
+    x_val_np, x_test_np = x_val.numpy(), x_test.numpy()
+    y_val_np, y_test_np = target.values(val_table), target.values(test_table)
 
-    test_probabilities = evaluate(model, x_test, device)
-    test_metrics = classification_metrics(y_test.numpy(), test_probabilities, positive_index)
-    val_probabilities = evaluate(model, x_val, device)
-    validation_metrics = {
-        "loss": log_loss(y_val.numpy(), val_probabilities),
-        "accuracy": float((val_probabilities.argmax(axis=1) == y_val.numpy()).mean()),
+    def judge(p: Predictor) -> evaluation.Assessment:
+        return evaluation.assess(objective, p.predict, x_val_np, y_val_np, x_test_np, y_test_np, positive_index, p.tune_threshold)
+
+    assessed = judge(network)
+    threshold = assessed.threshold
+    test_metrics = assessed.test
+    test_probabilities = assessed.test_probabilities
+    metrics: Dict[str, object] = {
+        "objective": objective.record(),
+        "test": test_metrics,
+        "validation": assessed.validation,
+        "timing": {
+            "train_seconds": result.seconds,
+            "inference_us_per_row": baselines.inference_us_per_row(network.predict, x_test_np),
+        },
     }
-    metrics: Dict[str, object] = {"test": test_metrics, "validation": validation_metrics}
+    baseline_records: Dict[str, object] = {}
+    for b in simple:
+        a = judge(b)
+        baseline_records[b.name] = {
+            "test": a.test,
+            **({"threshold": a.threshold} if a.threshold is not None else {}),
+            "train_seconds": b.train_seconds,
+            "inference_us_per_row": baselines.inference_us_per_row(b.predict, x_test_np),
+        }
+    metrics["baselines"] = baseline_records
+    metrics["verdict"] = objectives.verdict(
+        objective,
+        test_metrics[objective.metric],  # type: ignore[arg-type]
+        {name: b["test"][objective.metric] for name, b in baseline_records.items()},  # type: ignore[index]
+    )
     if schema.segment_column:
         segment_values = test_table.columns[schema.segment_column]
         per_segment = {}
         for value in sorted({v for v in segment_values if v is not None}, key=str):
             mask = np.array([v == value for v in segment_values])
-            m = classification_metrics(y_test.numpy()[mask], test_probabilities[mask], positive_index)
+            if regression:
+                per_segment[str(value)] = regression_metrics(y_test_np[mask], test_probabilities[mask])
+                continue
+            m = classification_metrics(y_test_np[mask], test_probabilities[mask], positive_index, threshold)
             per_segment[str(value)] = {k: m[k] for k in ("accuracy", "precision", "recall", "f1", "roc_auc", "n")}
         metrics["segments"] = {"column": schema.segment_column, "values": per_segment}
+    metrics["feature_importance"] = evaluation.permutation_importance(
+        objective, network.predict, x_test_np, y_test_np, features, positive_index, threshold, hp.seed
+    )
+    if hp.cv_folds:
+        metrics["cv"] = evaluation.cross_validate(
+            hp, objective, train_table, val_table, schema, target, positive_index,
+            fit_fold, log,
+        )
     log(
         " ".join(
             f"test_{k}={test_metrics[k]:.6f}"
-            for k in ("accuracy", "precision", "recall", "f1", "roc_auc")
+            for k in dict.fromkeys(
+                ("mae", "rmse", "r2") if regression else ("accuracy", "precision", "recall", "f1", "roc_auc", objective.metric)
+            )
             if test_metrics[k] is not None
         )
+    )
+    verdict = metrics["verdict"]
+    log(
+        f"objective {objective.describe()}: test {_fmt(verdict['value'])}, target {_fmt(objective.target)}"  # type: ignore[index]
+        f"{'' if verdict['target_met'] is None else ' met' if verdict['target_met'] else ' missed'}; "  # type: ignore[index]
+        f"best baseline {verdict['best_baseline']} {_fmt(verdict['best_baseline_value'])}, margin {_fmt(verdict['margin'])}"  # type: ignore[index]
+        + (f"; threshold {threshold:.6f}" if threshold is not None else "")
     )
 
     os.makedirs(paths.model_dir, exist_ok=True)
     onnx_path = os.path.join(paths.model_dir, "model.onnx")
-    exported = export.export_onnx(model, x_train.shape[1], onnx_path)
+    exported = export.export_onnx(model, x_train.shape[1], onnx_path, (target.mean, target.std) if regression else None)
     sha256 = export.sha256_file(onnx_path)
 
     def predict(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return exported(torch.from_numpy(x)).numpy()
 
-    train_probabilities = predict(x_train.numpy())
-    tracked = train_probabilities[:, positive_index] if positive_index is not None else train_probabilities.max(axis=1)
+    train_outputs = predict(x_train.numpy())
+    if regression:
+        tracked = train_outputs[:, 0]
+    else:
+        tracked = train_outputs[:, positive_index] if positive_index is not None else train_outputs.max(axis=1)
 
-    instances = export.golden_instances(
-        [test_table.row(i) for i in range(test_table.n)], features, hp.golden_cases
+    test_rows = [test_table.row(i) for i in range(test_table.n)]
+    around_threshold = (
+        export.rows_around_threshold(test_rows, test_probabilities[:, positive_index], threshold, GOLDEN_ATOL)
+        if threshold is not None
+        else []
     )
+    instances = export.golden_instances(test_rows, features, hp.golden_cases, around_threshold)
     golden_x = preprocess.transform(preprocess.table_from_instances(instances, features), features, "golden")
     golden_y = predict(golden_x)
+    golden_labels = [] if regression else [labels[int(i)] for i in predict_labels(golden_y, positive_index, threshold)]
+    # float32 rounding grows with the value: a regression output gets the same relative tolerance.
+    atol = GOLDEN_ATOL * max(1.0, float(np.abs(golden_y).max())) if regression else GOLDEN_ATOL
     golden = {
-        "atol": 1e-5,
+        "atol": atol,
         "cases": [
-            {"instance": inst, "features": [float(v) for v in gx], "output": [float(v) for v in gy]}
-            for inst, gx, gy in zip(instances, golden_x, golden_y)
+            {
+                "instance": inst,
+                "features": [float(v) for v in gx],
+                "output": [float(v) for v in gy],
+                **({"label": golden_labels[i]} if golden_labels else {}),
+            }
+            for i, (inst, gx, gy) in enumerate(zip(instances, golden_x, golden_y))
         ],
     }
 
     output: Dict[str, object] = {"labels": labels}
     if positive_label is not None:
         output["positive_label"] = positive_label
+        output["threshold"] = threshold
     manifest = {
         "schema_version": 1,
         "name": export.model_name(schema.name),
         "version": hp.version or export.make_version(sha256, now),
         "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "framework": {"name": "pytorch", "version": torch.__version__.split("+")[0], "onnx_opset": export.ONNX_OPSET},
-        "task": "binary_classification" if binary else "multiclass_classification",
+        "task": "regression" if regression else "binary_classification" if binary else "multiclass_classification",
         "model": {
             "file": "model.onnx",
             "sha256": sha256,
             "input_name": "input",
             "input_dim": int(x_train.shape[1]),
-            "output_name": "probabilities",
+            "output_name": "prediction" if regression else "probabilities",
         },
         "features": features,
         "output": output,
@@ -173,6 +272,13 @@ def run(
     export.write_json(os.path.join(paths.model_dir, "golden.json"), golden)
     with open(os.path.join(paths.model_dir, "training_curve.svg"), "w", encoding="utf-8") as f:
         f.write(export.training_curve_svg(result.history, result.best_epoch))
+    if threshold is not None:
+        curves = {
+            "validation": (y_val_np == positive_index, assessed.validation_probabilities[:, positive_index]),
+            "test": (y_test_np == positive_index, test_probabilities[:, positive_index]),
+        }
+        with open(os.path.join(paths.model_dir, export.PR_CURVE_FILE), "w", encoding="utf-8") as f:
+            f.write(export.precision_recall_svg(curves, threshold, objective))
     summary = {
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),

@@ -7,9 +7,7 @@ numpy interpreter, so the golden vectors are checked by something other than the
 
 import hashlib
 import json
-import math
 import os
-import re
 import unittest
 
 import numpy as np
@@ -70,6 +68,10 @@ def run_onnx_numpy(model, x):
             y = args[0] @ args[1]
         elif node.op_type == "Add":
             y = args[0] + args[1]
+        elif node.op_type == "Constant":
+            y = numpy_helper.to_array(attrs["value"])
+        elif node.op_type == "Mul":
+            y = args[0] * args[1]
         elif node.op_type == "Relu":
             y = np.maximum(args[0], 0)
         elif node.op_type == "Softmax":
@@ -111,6 +113,15 @@ class BundleContractTest(unittest.TestCase):
             card = f.read()
         self.assertIn("![training curve](training_curve.svg)", card)
         self.assertIn("| roc_auc |", card)
+        self.assertIn("## Model vs baselines (test split)", card)
+        self.assertIn("| metric | model | logistic_regression | majority |", card)
+        self.assertIn("![precision-recall curve](precision_recall.svg)", card)
+        import xml.etree.ElementTree as ET
+
+        svg = ET.parse(os.path.join(self.model_dir, "precision_recall.svg")).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        self.assertEqual(len(svg.findall(f"{ns}polyline")), 2)  # validation and test curves
+        self.assertEqual(len(svg.findall(f"{ns}circle")), 2)  # the chosen threshold on each
 
     def test_manifest_has_exactly_the_contract_keys(self):
         m = self.manifest
@@ -121,9 +132,23 @@ class BundleContractTest(unittest.TestCase):
         self.assertRegex(m["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertEqual(m["framework"]["onnx_opset"], 17)
         self.assertEqual(m["task"], "binary_classification")
-        self.assertEqual(m["output"], {"labels": ["stay", "churn"], "positive_label": "churn"})
+        self.assertEqual(set(m["output"]), {"labels", "positive_label", "threshold"})
+        self.assertEqual((m["output"]["labels"], m["output"]["positive_label"]), (["stay", "churn"], "churn"))
+        self.assertTrue(0 <= m["output"]["threshold"] <= 1)
+        self.assertEqual(
+            set(m["metrics"]),
+            {"objective", "test", "validation", "timing", "baselines", "verdict", "segments", "feature_importance"},
+        )
         self.assertEqual(set(m["metrics"]["test"]), {"accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix", "n"})
-        self.assertEqual(set(m["metrics"]["validation"]), {"loss", "accuracy"})
+        self.assertEqual(set(m["metrics"]["validation"]), {"loss", "accuracy", "precision", "recall", "f1"})
+        self.assertEqual(m["metrics"]["objective"], {"metric": "f1", "parameter": None, "target": None})
+        self.assertEqual(set(m["metrics"]["baselines"]), {"majority", "logistic_regression"})
+        for name, b in m["metrics"]["baselines"].items():
+            self.assertEqual(set(b) - {"threshold"}, {"test", "train_seconds", "inference_us_per_row"}, name)
+        self.assertEqual(
+            set(m["metrics"]["verdict"]),
+            {"value", "target_met", "best_baseline", "best_baseline_value", "margin", "beats_baselines"},
+        )
         self.assertEqual(m["metrics"]["segments"]["column"], "region")
         self.assertEqual(set(m["metrics"]["segments"]["values"]), {"eu", "us", "apac"})
         with open(os.path.join(self.model_dir, "model.onnx"), "rb") as f:
@@ -160,6 +185,17 @@ class BundleContractTest(unittest.TestCase):
         names = {f["name"] for f in self.manifest["features"]}
         for c in cases:
             self.assertTrue(set(c["instance"]) <= names)
+
+    def test_golden_labels_follow_the_decision_threshold(self):
+        output = self.manifest["output"]
+        labels, t = output["labels"], output["threshold"]
+        positive = labels.index(output["positive_label"])
+        for c in self.golden["cases"]:
+            p = c["output"][positive]
+            self.assertEqual(c["label"], output["positive_label"] if p >= t else labels[1 - positive])
+        # The cases around the threshold are where argmax would label differently.
+        self.assertTrue(any(t <= c["output"][positive] < 0.5 for c in self.golden["cases"]))
+        self.assertTrue(any(c["output"][positive] < t for c in self.golden["cases"]))
 
     def test_golden_features_follow_the_documented_preprocessing(self):
         for case in self.golden["cases"]:
@@ -205,11 +241,14 @@ class BundleContractTest(unittest.TestCase):
         pred = ref["prediction"]
         self.assertEqual(len(pred["fractions"]), len(pred["edges"]) + 1)
 
-    def test_manifest_is_strict_json(self):
-        with open(os.path.join(self.model_dir, "manifest.json"), encoding="utf-8") as f:
-            text = f.read()
-        self.assertIsNone(re.search(r"\bNaN\b|\bInfinity\b", text))
-        self.assertTrue(all(math.isfinite(v) for v in self.golden["cases"][0]["features"]))
+    def test_manifest_and_golden_vectors_are_strict_json(self):
+        # Python writes NaN and Infinity unless told not to; JSON.parse in the service refuses them.
+        def refuse(constant):
+            raise ValueError(f"{constant} is not JSON")
+
+        for name in ("manifest.json", "golden.json"):
+            with open(os.path.join(self.model_dir, name), encoding="utf-8") as f:
+                json.loads(f.read(), parse_constant=refuse)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from .ddp_helpers import copy_root, distributed_env, entry_command, make_shard_r
 # share a batch (each rank shuffles its own shards), so metrics agree within a tolerance.
 ARGS = ("--stream", "on", "--epochs", "8", "--patience", "100", "--seed", "3")
 METRIC_TOLERANCE = 0.03  # absolute, on test accuracy / ROC AUC and the final validation loss
+THRESHOLD_TOLERANCE = 0.05  # absolute, on the network's tuned threshold (seen: 0.188 vs 0.201, seed 3)
 
 
 def train_split_columns(root):
@@ -59,6 +60,21 @@ class TwoProcessesTest(unittest.TestCase):
         self.assertAlmostEqual(a["validation"]["loss"], b["validation"]["loss"], delta=METRIC_TOLERANCE)
         self.assertGreater(b["test"]["roc_auc"], 0.75)  # it learned something real
         self.assertEqual(a["test"]["n"], b["test"]["n"])
+
+    def test_rank_0_alone_tunes_the_threshold_on_the_whole_validation_set_and_writes_the_verdict(self):
+        a, b = read_manifest(self.one), read_manifest(self.two)
+        self.assertAlmostEqual(a["output"]["threshold"], b["output"]["threshold"], delta=THRESHOLD_TOLERANCE)
+        # The logistic baseline trains on the training sample (the whole split here, under
+        # 10,000 rows) and tunes its threshold on the validation set: the same rows for any
+        # world size, so the same threshold, unless rank 0 saw only its own validation shard.
+        la, lb = a["metrics"]["baselines"]["logistic_regression"], b["metrics"]["baselines"]["logistic_regression"]
+        self.assertAlmostEqual(la["threshold"], lb["threshold"], delta=1e-4)
+        self.assertAlmostEqual(la["test"]["accuracy"], lb["test"]["accuracy"], delta=1e-9)
+        self.assertEqual(set(b["metrics"]["baselines"]), {"logistic_regression", "majority"})
+        self.assertEqual(b["metrics"]["verdict"]["best_baseline"], a["metrics"]["verdict"]["best_baseline"])
+        self.assertEqual(len(b["metrics"]["feature_importance"]), len(a["metrics"]["feature_importance"]))
+        self.assertTrue(os.path.isfile(os.path.join(self.two, "model", "precision_recall.svg")))
+        self.assertEqual(len(re.findall(r"^objective ", self.run_two.stdout, re.M)), 1)  # rank 0 alone
 
     def test_preprocessing_and_reference_statistics_cover_the_whole_training_split(self):
         rows = train_split_columns(self.one)

@@ -23,7 +23,8 @@ class SchemaTest(unittest.TestCase):
         self.assertTrue(features["monthly_charges"]["required"])
         self.assertEqual(features["plan"]["vocabulary"], ["basic", "enterprise", "pro"])
         self.assertEqual(features["plan"]["unknown"], "ignore")
-        self.assertEqual(manifest["output"], {"labels": ["churn", "stay"], "positive_label": "stay"})
+        self.assertEqual(manifest["output"]["labels"], ["churn", "stay"])
+        self.assertEqual(manifest["output"]["positive_label"], "stay")
         self.assertNotIn("segments", manifest["metrics"])
 
     def test_multiclass_labels_give_a_multiclass_bundle(self):
@@ -39,7 +40,8 @@ class SchemaTest(unittest.TestCase):
         root = make_root(rows=1200, mutate_rows=three_plans_as_label, mutate_schema=schema)
         manifest = train_in_process(root, epochs=25, lr=0.01)
         self.assertEqual(manifest["task"], "multiclass_classification")
-        self.assertEqual(manifest["output"], {"labels": ["basic", "enterprise", "pro"]})
+        self.assertEqual(manifest["output"], {"labels": ["basic", "enterprise", "pro"]})  # no threshold
+        self.assertEqual(set(manifest["metrics"]["baselines"]), {"majority", "logistic_regression"})
         self.assertEqual(len(manifest["metrics"]["test"]["confusion_matrix"]), 3)
         with open(os.path.join(root, "model", "golden.json"), encoding="utf-8") as f:
             golden = json.load(f)
