@@ -100,6 +100,8 @@ export class TeamStack extends MlStack {
       approval: config.training.approval,
       instanceType: config.training.instanceType,
       spot: config.training.spot,
+      instanceCount: config.training.instanceCount,
+      gpusPerInstance: config.training.gpusPerInstance,
       maxRuntime: Duration.hours(config.training.maxRuntimeHours),
       maxVcpus: config.training.maxVcpus,
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),

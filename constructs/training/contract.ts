@@ -20,10 +20,18 @@ export const TRAINING_PARAMETERS = {
   'max-wait-seconds': 'optional, default 2 x max runtime: how long a spot job may wait plus run',
   spot: 'optional, default true: "false" turns managed spot training off',
   'volume-size-gb': 'optional, default 50: training volume size',
+  'instance-count':
+    'optional, default 1: instances per training job (SageMaker InstanceCount, Batch nodes)',
+  'gpus-per-instance':
+    'optional, default 1: GPUs per instance of instance-type, one trainer process each',
   'metric-definitions':
     'optional JSON [{Name, Regex}]: overrides the metric definitions of the reference trainer',
   'batch/job-queue': 'AWS Batch GPU job queue (name or ARN) for --mode ec2',
   'batch/job-definition': 'AWS Batch job definition (name, name:revision or ARN) for --mode ec2',
+  'batch/multi-node-job-queue':
+    'optional: AWS Batch on-demand job queue for multi-node parallel jobs (instance-count > 1)',
+  'batch/multi-node-job-definition':
+    'optional: AWS Batch multi-node parallel job definition of instance-count nodes',
   'model-package-group': 'SageMaker model package group (the model registry) of the team',
   objective:
     'optional JSON {"metric", "parameter"?, "target"}: training.objective of the team file, passed to the trainer',
@@ -36,6 +44,14 @@ export const TRAINING_PARAMETERS = {
 } as const;
 export type TrainingParameter = keyof typeof TRAINING_PARAMETERS;
 
+/**
+ * Environment variables the trainer image reads (training/reference/ml_trainer): set by the
+ * Batch job definitions and by the launcher's CreateTrainingJob request.
+ */
+export const TRAINER_ENVIRONMENT = {
+  /** Trainer processes per node (its GPUs); above 1 process per job the image starts torchrun. */
+  processesPerNode: 'ML_PROCESSES_PER_NODE',
+} as const;
 /** The `objective` parameter's value: JSON with the keys in a fixed order (deterministic synth). */
 export function encodeObjective(objective: Objective): string {
   const { metric, parameter, target } = objective;

@@ -14,12 +14,14 @@ import type { Objective } from '../../serving/src/bundle/quality';
 import { allowLogsToUseKey } from '../private/logs-key';
 import {
   encodeObjective,
+  TRAINER_ENVIRONMENT,
   TRAINING_PARAMETERS,
   type ApprovalMode,
   type TrackingServerSize,
   type TrainingParameter,
 } from './contract';
 import { ExperimentTracking } from './experiment-tracking';
+import { DEFAULT_TRAINING_INSTANCE_TYPE, instanceShape } from './instance-types';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -69,6 +71,18 @@ export interface TrainingInfraProps {
    * @default true
    */
   readonly spot?: boolean;
+  /**
+   * Instances per training job. Above 1 this also creates an AWS Batch multi-node parallel
+   * job definition of that many nodes, with its own on-demand compute environment (Batch
+   * runs multi-node jobs on neither spot nor a spread of zones: one cluster placement group).
+   * @default 1
+   */
+  readonly instanceCount?: number;
+  /**
+   * GPUs used per instance, one trainer process each.
+   * @default - every GPU of `instanceType` (constructs/training/instance-types.ts), 1 if not listed
+   */
+  readonly gpusPerInstance?: number;
   /**
    * Hard limit on one job's run time.
    * @default Duration.hours(24)
@@ -121,6 +135,11 @@ export class TrainingInfra extends Construct {
   readonly batchJobRole: iam.Role;
   readonly jobQueue: batch.JobQueue;
   readonly jobDefinition: batch.EcsJobDefinition;
+  /** The multi-node parallel job definition and its queue, when `instanceCount` > 1. */
+  readonly multiNode?: {
+    readonly jobQueue: batch.JobQueue;
+    readonly jobDefinition: batch.MultiNodeJobDefinition;
+  };
   readonly securityGroup: ec2.SecurityGroup;
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
   /** The team's MLflow tracking server, when `experimentTracking` is set. */
@@ -128,12 +147,21 @@ export class TrainingInfra extends Construct {
 
   constructor(scope: Construct, id: string, props: TrainingInfraProps) {
     super(scope, id);
-    const instanceType = props.instanceType ?? 'ml.g5.xlarge';
+    const instanceType = props.instanceType ?? DEFAULT_TRAINING_INSTANCE_TYPE;
     if (!/^ml\.[a-z0-9]+\.[a-z0-9]+$/.test(instanceType)) {
       throw new Error(
         `${this.node.path}: instanceType must be a SageMaker instance type like "ml.g5.xlarge", got "${instanceType}"`,
       );
     }
+    const instanceCount = props.instanceCount ?? 1;
+    if (!Number.isInteger(instanceCount) || instanceCount < 1) {
+      throw new Error(
+        `${this.node.path}: instanceCount must be a whole number >= 1, got ${instanceCount}`,
+      );
+    }
+    const shape = instanceShape(instanceType);
+    const gpusPerInstance = props.gpusPerInstance ?? shape?.gpus ?? 1;
+    const processesPerNode = String(Math.max(gpusPerInstance, 1));
     const spot = props.spot ?? true;
     const maxRuntime = props.maxRuntime ?? Duration.hours(24);
     const { dataLake, vpc } = props;
@@ -141,10 +169,23 @@ export class TrainingInfra extends Construct {
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc,
-      description: 'Training jobs: no inbound; HTTPS out to AWS endpoints only',
+      description:
+        'Training jobs: inbound only between their own nodes; HTTPS out to AWS endpoints',
       allowAllOutbound: false,
     });
     this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs');
+    // The nodes of one distributed job talk to each other (torchrun rendezvous, NCCL/gloo on
+    // ports they pick); only members of this group, i.e. this team's training jobs.
+    this.securityGroup.addIngressRule(
+      this.securityGroup,
+      ec2.Port.allTcp(),
+      'Between the nodes of a training job (torchrun, NCCL)',
+    );
+    this.securityGroup.addEgressRule(
+      this.securityGroup,
+      ec2.Port.allTcp(),
+      'Between the nodes of a training job (torchrun, NCCL)',
+    );
 
     const grantData = (role: iam.IRole) => {
       dataLake.grantRead('features', role, `${TRAINING_PREFIXES.data}/*`);
@@ -283,22 +324,26 @@ export class TrainingInfra extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       encryptionKey: dataLake.encryptionKey,
     });
-    const container = new batch.EcsEc2ContainerDefinition(this, 'Trainer', {
-      image: ecs.ContainerImage.fromEcrRepository(props.image.repository, props.image.imageTag),
-      gpu: 1,
-      cpu: 4,
-      memory: Size.gibibytes(14),
-      jobRole: this.batchJobRole,
-      readonlyRootFilesystem: false,
-      logging: ecs.LogDriver.awsLogs({ logGroup: jobLogs, streamPrefix: 'trainer' }),
-    });
-    acknowledge(
-      container,
-      'The ECS execution role created by aws-cdk-lib pulls the trainer image: ecr:GetAuthorizationToken supports no resource-level permission.',
-      'AwsSolutions-IAM5[Resource::*]',
-    );
-    this.jobDefinition = new batch.EcsJobDefinition(this, 'GpuJob', {
-      container,
+    const trainerContainer = (
+      id: string,
+      resources: { gpu: number; cpu: number; memory: Size },
+    ) => {
+      const definition = new batch.EcsEc2ContainerDefinition(this, id, {
+        image: ecs.ContainerImage.fromEcrRepository(props.image.repository, props.image.imageTag),
+        ...resources,
+        environment: { [TRAINER_ENVIRONMENT.processesPerNode]: processesPerNode },
+        jobRole: this.batchJobRole,
+        readonlyRootFilesystem: false,
+        logging: ecs.LogDriver.awsLogs({ logGroup: jobLogs, streamPrefix: 'trainer' }),
+      });
+      acknowledge(
+        definition,
+        'The ECS execution role created by aws-cdk-lib pulls the trainer image: ecr:GetAuthorizationToken supports no resource-level permission.',
+        'AwsSolutions-IAM5[Resource::*]',
+      );
+      return definition;
+    };
+    const retry = {
       timeout: maxRuntime,
       retryAttempts: 3,
       retryStrategies: [
@@ -309,7 +354,79 @@ export class TrainingInfra extends Construct {
         batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
       ],
       propagateTags: true,
+    };
+    this.jobDefinition = new batch.EcsJobDefinition(this, 'GpuJob', {
+      container: trainerContainer('Trainer', {
+        gpu: Math.max(gpusPerInstance, 1),
+        cpu: 4,
+        memory: Size.gibibytes(14),
+      }),
+      ...retry,
     });
+
+    if (instanceCount > 1) {
+      if (!shape) {
+        throw new Error(
+          `${this.node.path}: a ${instanceCount}-node job needs the vCPUs and memory of ${instanceType}, which is not in constructs/training/instance-types.ts`,
+        );
+      }
+      const ec2Type = new ec2.InstanceType(instanceType.replace(/^ml\./, ''));
+      // One zone, packed close: what NCCL between nodes needs, and what Batch wants for
+      // multi-node jobs (which it does not run on spot capacity).
+      const placementGroup = new ec2.PlacementGroup(this, 'MultiNodePlacement', {
+        strategy: ec2.PlacementGroupStrategy.CLUSTER,
+      });
+      const multiNodeCompute = new batch.ManagedEc2EcsComputeEnvironment(this, 'MultiNodeCompute', {
+        vpc,
+        vpcSubnets: {
+          subnets: [trainingSubnets.subnets[0]],
+        },
+        securityGroups: [this.securityGroup],
+        instanceTypes: [ec2Type],
+        useOptimalInstanceClasses: false,
+        images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
+        spot: false,
+        allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
+        placementGroup,
+        minvCpus: 0,
+        maxvCpus: instanceCount * shape.vcpus,
+        updateToLatestImageVersion: true,
+      });
+      acknowledge(
+        multiNodeCompute,
+        'The Batch ECS instance role uses AmazonEC2ContainerServiceforEC2Role, the AWS-maintained minimum for the ECS agent on GPU hosts (register, pull images, ship logs); a hand-written copy would drift from what the agent needs.',
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]',
+      );
+      const jobDefinition = new batch.MultiNodeJobDefinition(this, 'MultiNodeJob', {
+        instanceType: ec2Type,
+        mainNode: 0,
+        containers: [
+          {
+            startNode: 0,
+            endNode: instanceCount - 1,
+            container: trainerContainer('MultiNodeTrainer', {
+              gpu: Math.max(gpusPerInstance, 1),
+              cpu: shape.vcpus,
+              // The ECS agent and the OS keep some of the host's memory.
+              memory: Size.gibibytes(Math.floor(shape.memoryGiB * 0.9)),
+            }),
+          },
+        ],
+        ...retry,
+      });
+      // An open node range, so a job may ask for fewer nodes than the queue holds
+      // (SubmitJob nodeOverrides.numNodes needs one).
+      (jobDefinition.node.defaultChild as batch.CfnJobDefinition).addPropertyOverride(
+        'NodeProperties.NodeRangeProperties.0.TargetNodes',
+        '0:',
+      );
+      this.multiNode = {
+        jobQueue: new batch.JobQueue(this, 'MultiNodeQueue', {
+          computeEnvironments: [{ computeEnvironment: multiNodeCompute, order: 1 }],
+        }),
+        jobDefinition,
+      };
+    }
 
     this.modelPackageGroup = new sagemaker.CfnModelPackageGroup(this, 'ModelRegistry', {
       modelPackageGroupName: props.modelPackageGroupName,
@@ -339,6 +456,12 @@ export class TrainingInfra extends Construct {
       'batch/job-definition': this.jobDefinition.jobDefinitionArn,
       'max-runtime-seconds': String(maxRuntime.toSeconds()),
       spot: String(spot),
+      'instance-count': String(instanceCount),
+      'gpus-per-instance': String(gpusPerInstance),
+      ...(this.multiNode && {
+        'batch/multi-node-job-queue': this.multiNode.jobQueue.jobQueueArn,
+        'batch/multi-node-job-definition': this.multiNode.jobDefinition.jobDefinitionArn,
+      }),
       'model-package-group': props.modelPackageGroupName,
       ...(props.objective ? { objective: encodeObjective(props.objective) } : {}),
       'model-name': props.modelName,

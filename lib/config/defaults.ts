@@ -1,3 +1,7 @@
+import {
+  DEFAULT_TRAINING_INSTANCE_TYPE,
+  instanceShape,
+} from '../../constructs/training/instance-types';
 import type { Objective } from '../../serving/src/bundle/quality';
 import type { ApprovalMode, TrackingServerSize } from '../../constructs/training/contract';
 import type { Stage, TeamFile } from './schema';
@@ -37,6 +41,10 @@ export interface TeamConfig {
     readonly platform: 'sagemaker' | 'ec2';
     readonly instanceType: string;
     readonly spot: boolean;
+    /** Instances per job; above 1 also a Batch multi-node parallel job definition. */
+    readonly instanceCount: number;
+    /** Trainer processes per instance: its GPUs (0 on a CPU type: one process). */
+    readonly gpusPerInstance: number;
     readonly maxRuntimeHours: number;
     readonly maxVcpus: number;
     readonly retrainSchedule?: string;
@@ -167,6 +175,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
   const maxReplicas = serving.maxReplicas ?? Math.max(d.maxReplicas, minReplicas);
   const cpuMillicores = serving.cpuMillicores ?? 1000;
   const memoryMiB = serving.memoryMiB ?? 512;
+  const trainingInstanceType = file.training?.instanceType ?? DEFAULT_TRAINING_INSTANCE_TYPE;
   // Room for every replica the autoscaler may run plus one rolling-update surge pod.
   const podsAtPeak = maxReplicas + 1;
   const config: TeamConfig = {
@@ -199,8 +208,11 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
     },
     training: {
       platform: file.training?.platform ?? 'sagemaker',
-      instanceType: file.training?.instanceType ?? 'ml.g5.xlarge',
+      instanceType: trainingInstanceType,
       spot: file.training?.spot ?? file.stage !== 'prod',
+      instanceCount: file.training?.instanceCount ?? 1,
+      gpusPerInstance:
+        file.training?.gpusPerInstance ?? instanceShape(trainingInstanceType)?.gpus ?? 1,
       maxRuntimeHours: file.training?.maxRuntimeHours ?? 24,
       maxVcpus: file.training?.maxVcpus ?? 64,
       retrainSchedule: file.training?.retrainSchedule,

@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { APPROVAL_MODES } from '../../constructs/training/contract';
+import { APPROVAL_MODES, TRACKING_SERVER_SIZES } from '../../constructs/training/contract';
+import {
+  DEFAULT_TRAINING_INSTANCE_TYPE,
+  instanceShape,
+} from '../../constructs/training/instance-types';
 import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
 import { objectiveIssues } from '../../serving/src/bundle/quality';
-import { TRACKING_SERVER_SIZES } from '../../constructs/training/contract';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -91,6 +94,13 @@ export const trainingSchema = z.strictObject({
     .optional(),
   /** Use managed spot capacity (with checkpoints) for SageMaker training. */
   spot: z.boolean().optional(),
+  /**
+   * Instances per training job: SageMaker's default instance count; above 1 the stack also
+   * creates an AWS Batch multi-node parallel job definition of that many nodes.
+   */
+  instanceCount: z.number().int().min(1).max(64).optional(),
+  /** GPUs used per instance, one trainer process each (default: all of the instance type's). */
+  gpusPerInstance: z.number().int().min(1).max(16).optional(),
   /** Hard limit on one job's run time, in hours. */
   maxRuntimeHours: z.number().positive().max(672).optional(),
   /** Maximum vCPUs of the Batch GPU compute environment (0 when idle). */
@@ -388,6 +398,31 @@ export const teamFileSchema = z
         });
       }
     });
+    const training = file.training ?? {};
+    const instanceType = training.instanceType ?? DEFAULT_TRAINING_INSTANCE_TYPE;
+    const shape = instanceShape(instanceType);
+    if (shape && training.gpusPerInstance !== undefined && training.gpusPerInstance > shape.gpus) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'gpusPerInstance'],
+        message: `is ${training.gpusPerInstance}, but ${instanceType} has ${shape.gpus || 'no'} GPU${shape.gpus === 1 ? '' : 's'}`,
+      });
+    }
+    if ((training.instanceCount ?? 1) > 1) {
+      if (!shape) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['training', 'instanceType'],
+          message: `${instanceType} is not a known training instance type (constructs/training/instance-types.ts), so a ${training.instanceCount}-instance job cannot size its nodes: use a listed GPU type or add it there`,
+        });
+      } else if (shape.gpus === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['training', 'instanceCount'],
+          message: `is ${training.instanceCount}, but ${instanceType} has no GPU: multi-instance training runs one process per GPU and talks NCCL between them`,
+        });
+      }
+    }
     const ingress = file.serving?.ingress;
     const certificateArn = ingress?.certificateArn;
     if (certificateArn === undefined) {

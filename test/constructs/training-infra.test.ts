@@ -124,11 +124,127 @@ describe('TrainingInfra', () => {
     });
   });
 
-  test('training has no inbound access', () => {
-    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      GroupDescription: 'Training jobs: no inbound; HTTPS out to AWS endpoints only',
-      SecurityGroupIngress: Match.absent(),
-      SecurityGroupEgress: [Match.objectLike({ FromPort: 443, ToPort: 443 })],
+  test('training accepts inbound traffic only from its own nodes (torchrun, NCCL)', () => {
+    const groups = template.findResources('AWS::EC2::SecurityGroup', {
+      Properties: { GroupDescription: Match.stringLikeRegexp('^Training jobs') },
+    });
+    const [groupId] = Object.keys(groups);
+    expect(groups[groupId].Properties.SecurityGroupIngress).toBeUndefined();
+    expect(groups[groupId].Properties.SecurityGroupEgress).toEqual([
+      expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 }),
+    ]);
+    const self = { 'Fn::GetAtt': [groupId, 'GroupId'] };
+    const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'));
+    expect(ingress.map((r) => r.Properties)).toEqual([
+      expect.objectContaining({
+        GroupId: self,
+        SourceSecurityGroupId: self,
+        IpProtocol: 'tcp',
+        FromPort: 0,
+        ToPort: 65535,
+      }),
+    ]);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: self,
+      DestinationSecurityGroupId: self,
+      IpProtocol: 'tcp',
+      FromPort: 0,
+      ToPort: 65535,
+    });
+  });
+
+  test('one instance per job: no multi-node job definition, one trainer process per GPU', () => {
+    template.resourceCountIs('AWS::Batch::JobDefinition', 1);
+    template.resourceCountIs('AWS::EC2::PlacementGroup', 0);
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: `${PATH}/instance-count`,
+      Value: '1',
+    });
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: `${PATH}/gpus-per-instance`,
+      Value: '1',
+    });
+    template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      ContainerProperties: Match.objectLike({
+        Environment: [{ Name: 'ML_PROCESSES_PER_NODE', Value: '1' }],
+      }),
+    });
+    expect(JSON.stringify(template.toJSON())).not.toContain('multi-node');
+  });
+
+  describe('multi-node training (instanceCount > 1)', () => {
+    const multi = synth({ instanceCount: 3, instanceType: 'ml.g5.12xlarge' });
+
+    test('a Batch multi-node parallel job definition with node properties from the instance type', () => {
+      multi.template.hasResourceProperties('AWS::Batch::JobDefinition', {
+        Type: 'multinode',
+        PropagateTags: true,
+        Timeout: { AttemptDurationSeconds: 86400 },
+        NodeProperties: {
+          MainNode: 0,
+          NumNodes: 3,
+          NodeRangeProperties: [
+            {
+              TargetNodes: '0:',
+              Container: Match.objectLike({
+                InstanceType: 'g5.12xlarge',
+                Environment: [{ Name: 'ML_PROCESSES_PER_NODE', Value: '4' }],
+                ResourceRequirements: [
+                  { Type: 'MEMORY', Value: String(Math.floor(192 * 0.9) * 1024) },
+                  { Type: 'VCPU', Value: '48' },
+                  { Type: 'GPU', Value: '4' },
+                ],
+              }),
+            },
+          ],
+        },
+      });
+    });
+
+    test('its own on-demand compute environment in one zone, in a cluster placement group', () => {
+      multi.template.hasResourceProperties('AWS::EC2::PlacementGroup', { Strategy: 'cluster' });
+      multi.template.hasResourceProperties('AWS::Batch::ComputeEnvironment', {
+        ComputeResources: Match.objectLike({
+          Type: 'EC2',
+          MinvCpus: 0,
+          MaxvCpus: 3 * 48,
+          InstanceTypes: ['g5.12xlarge'],
+          PlacementGroup: Match.anyValue(),
+          Subnets: [{ Ref: Match.stringLikeRegexp('NetVpcprivateSubnet1') }],
+        }),
+      });
+    });
+
+    test('publishes its queue, job definition, instance count and GPUs to the launcher', () => {
+      for (const [name, value] of [
+        ['instance-count', '3'],
+        ['gpus-per-instance', '4'],
+      ]) {
+        multi.template.hasResourceProperties('AWS::SSM::Parameter', {
+          Name: `${PATH}/${name}`,
+          Value: value,
+        });
+      }
+      multi.template.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: `${PATH}/batch/multi-node-job-definition`,
+        Value: { Ref: Match.stringLikeRegexp('TrainingMultiNodeJob') },
+      });
+      multi.template.hasResourceProperties('AWS::SSM::Parameter', {
+        Name: `${PATH}/batch/multi-node-job-queue`,
+        Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrainingMultiNodeQueue'), 'JobQueueArn'] },
+      });
+    });
+
+    test('is cdk-nag clean', () => {
+      const { app } = synth({ instanceCount: 2, instanceType: 'ml.p4d.24xlarge' });
+      addSecurityChecks(app);
+      expect(() => app.synth({ force: true })).not.toThrow();
+    });
+
+    test('fails on an instance type whose node size is unknown', () => {
+      expect(() => synth({ instanceCount: 2, instanceType: 'ml.x9.huge' })).toThrow(
+        'Test/Training: a 2-node job needs the vCPUs and memory of ml.x9.huge, which is not in constructs/training/instance-types.ts',
+      );
     });
   });
 

@@ -4,8 +4,8 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { freePort } from '../../training/launcher/lib/free-port';
 import { removeTempDirs, tempDir } from './helpers';
 
 export const REGION = 'eu-west-1';
@@ -35,17 +35,6 @@ export const DUMMY_CREDENTIALS = {
   AWS_SECRET_ACCESS_KEY: 'testing',
   AWS_REGION: REGION,
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Moto {
   readonly url: string;

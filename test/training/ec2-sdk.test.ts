@@ -10,7 +10,14 @@ import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm
 import { mockClient } from 'aws-sdk-client-mock';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
-import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, motoSuite } from './aws-fixtures';
+import {
+  awsArgs,
+  DUMMY_CREDENTIALS,
+  KMS_KEY,
+  putBundle,
+  motoSuite,
+  seedTeam,
+} from './aws-fixtures';
 import { recordingRuntime, tempDir } from './helpers';
 
 /** moto's Batch runs jobs in Docker, which CI lacks: Batch is mocked at the SDK boundary, S3/SSM are moto. */
@@ -19,6 +26,20 @@ const NAME = 'fraud-train-batch';
 function job(status: JobDetail['status'], extra: Partial<JobDetail> = {}): { jobs: JobDetail[] } {
   return { jobs: [{ jobId: 'job-123', jobName: NAME, status, ...extra } as JobDetail] };
 }
+
+/** What every submitted job carries: the spot-aware retry strategy, the timeout, the team's tags. */
+const retriedAndTagged = (team: string) => ({
+  retryStrategy: {
+    attempts: 3,
+    evaluateOnExit: [
+      { onStatusReason: 'Host EC2*', action: 'RETRY' },
+      { onReason: '*', action: 'EXIT' },
+    ],
+  },
+  timeout: { attemptDurationSeconds: 7200 },
+  propagateTags: true,
+  tags: { 'ml-platform:team': team, 'ml-platform:stage': 'dev' },
+});
 
 describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
   const batch = mockClient(BatchClient);
@@ -80,16 +101,7 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
           { name: 'ML_HYPERPARAMETERS', value: '{"lr":"0.001"}' },
         ],
       },
-      retryStrategy: {
-        attempts: 3,
-        evaluateOnExit: [
-          { onStatusReason: 'Host EC2*', action: 'RETRY' },
-          { onReason: '*', action: 'EXIT' },
-        ],
-      },
-      timeout: { attemptDurationSeconds: 7200 },
-      propagateTags: true,
-      tags: { 'ml-platform:team': 'fraud', 'ml-platform:stage': 'dev' },
+      ...retriedAndTagged('fraud'),
     });
     expect(batch.commandCalls(DescribeJobsCommand).map((c) => c.args[0].input)).toEqual(
       Array(5).fill({ jobs: ['job-123'] }),
@@ -127,6 +139,72 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
       { name: 'MLFLOW_EXPERIMENT_NAME', value: 'fraud-dev' },
       { name: 'MLFLOW_RUN_NAME', value: NAME },
     ]);
+  });
+
+  describe('a team whose config asks for 4 instances', () => {
+    const MULTI_NODE = {
+      'instance-count': '4',
+      'gpus-per-instance': '8',
+      'batch/multi-node-job-queue':
+        'arn:aws:batch:eu-west-1:123456789012:job-queue/vision-dev-multi-node',
+      'batch/multi-node-job-definition':
+        'arn:aws:batch:eu-west-1:123456789012:job-definition/vision-dev-multi-node:1',
+    };
+    beforeAll(() => seedTeam(suite.moto, 'vision', 'dev', MULTI_NODE));
+    const environment = (name: string) => [
+      { name: 'ML_INPUT_S3_URI', value: `s3://fraud-dev-data/features/training/${name}/` },
+      { name: 'ML_OUTPUT_S3_URI', value: `s3://fraud-dev-models/training/${name}/output/` },
+      { name: 'ML_CHECKPOINT_S3_URI', value: `s3://fraud-dev-models/checkpoints/${name}/` },
+      { name: 'ML_KMS_KEY_ARN', value: KMS_KEY },
+      { name: 'ML_HYPERPARAMETERS', value: '{}' },
+    ];
+
+    test('submits a multi-node parallel job to its multi-node queue, the same variables on every node', async () => {
+      await putBundle(suite.moto, `s3://fraud-dev-models/training/${NAME}/output/model.tar.gz`);
+      batch.on(DescribeJobsCommand).resolves(job('SUCCEEDED'));
+      const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+      expect(await run(runtime, '--team', 'vision', '--instance-count', '3')).toBe(0);
+      expect(batch.commandCalls(SubmitJobCommand)[0].args[0].input).toEqual({
+        jobName: NAME,
+        jobQueue: MULTI_NODE['batch/multi-node-job-queue'],
+        jobDefinition: MULTI_NODE['batch/multi-node-job-definition'],
+        nodeOverrides: {
+          numNodes: 3,
+          nodePropertyOverrides: [
+            { targetNodes: '0:', containerOverrides: { environment: environment(NAME) } },
+          ],
+        },
+        ...retriedAndTagged('vision'),
+      });
+      expect(runtime.err).toContain(
+        `submitted Batch job ${NAME} (job-123) to ${MULTI_NODE['batch/multi-node-job-queue']} (3 nodes)`,
+      );
+    });
+
+    test('defaults to the team’s instance count', async () => {
+      batch.on(DescribeJobsCommand).resolves(job('SUCCEEDED'));
+      await run(undefined, '--team', 'vision');
+      expect(batch.commandCalls(SubmitJobCommand)[0].args[0].input.nodeOverrides?.numNodes).toBe(4);
+    });
+
+    test('fails on more nodes than its multi-node queue holds, before uploading', async () => {
+      const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+      expect(await run(runtime, '--team', 'vision', '--instance-count', '5')).toBe(2);
+      expect(runtime.err[runtime.err.length - 1]).toBe(
+        "error: --instance-count 5: the multi-node Batch queue of team 'vision' holds 4 nodes (training.instanceCount in its team file)",
+      );
+      expect(runtime.err.some((l) => l.startsWith('uploaded'))).toBe(false);
+      expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
+    });
+  });
+
+  test('fails on --instance-count for a team without a multi-node job definition', async () => {
+    const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+    expect(await run(runtime, '--instance-count', '2')).toBe(2);
+    expect(runtime.err[runtime.err.length - 1]).toBe(
+      "error: --instance-count 2: team 'fraud' stage 'dev' has no multi-node Batch job definition; set training.instanceCount to 2 or more in its team file and deploy",
+    );
+    expect(batch.commandCalls(SubmitJobCommand)).toHaveLength(0);
   });
 
   test('fails with the trainer’s failure reason uploaded by the entry point', async () => {

@@ -107,7 +107,7 @@ describe('--mode sagemaker at the SDK boundary', () => {
       RoleArn: 'arn:aws:iam::123456789012:role/fraud-dev-training',
       AlgorithmSpecification: {
         TrainingImage: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/fraud-trainer:1.0.0',
-        TrainingInputMode: 'File',
+        TrainingInputMode: 'FastFile',
         MetricDefinitions: METRIC_DEFINITIONS,
       },
       HyperParameters: { epochs: '12' },
@@ -140,6 +140,7 @@ describe('--mode sagemaker at the SDK boundary', () => {
       VpcConfig: { SecurityGroupIds: ['sg-0ccc'], Subnets: ['subnet-0aaa', 'subnet-0bbb'] },
       EnableNetworkIsolation: true,
       EnableInterContainerTrafficEncryption: true,
+      Environment: { ML_PROCESSES_PER_NODE: '1' },
       Tags: [
         { Key: 'ml-platform:team', Value: 'fraud' },
         { Key: 'ml-platform:stage', Value: 'dev' },
@@ -173,6 +174,45 @@ describe('--mode sagemaker at the SDK boundary', () => {
     expect(input.EnableManagedSpotTraining).toBe(false);
     expect(input.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 7200 });
     expect(input.ResourceConfig?.InstanceType).toBe('ml.p4d.24xlarge');
+  });
+
+  test('--instance-count starts a multi-instance job, one trainer process per GPU of the type', async () => {
+    sagemaker.on(CreateTrainingJobCommand).resolves({});
+    sagemaker
+      .on(DescribeTrainingJobCommand)
+      .resolves(
+        state('Completed', 'Completed', { ModelArtifacts: { S3ModelArtifacts: ARTIFACT } }),
+      );
+    const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+    expect(await run(runtime, '--instance-count', '2', '--instance-type', 'ml.g5.12xlarge')).toBe(
+      0,
+    );
+    const input = sagemaker.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
+    expect(input.ResourceConfig).toEqual({
+      InstanceType: 'ml.g5.12xlarge',
+      InstanceCount: 2,
+      VolumeSizeInGB: 50,
+      VolumeKmsKeyId: KMS_KEY,
+    });
+    expect(input.Environment).toEqual({ ML_PROCESSES_PER_NODE: '4' });
+    // Every instance sees every file; FastFile reads only those its ranks open.
+    expect(input.AlgorithmSpecification?.TrainingInputMode).toBe('FastFile');
+    expect(input.InputDataConfig?.[0].DataSource?.S3DataSource?.S3DataDistributionType).toBe(
+      'FullyReplicated',
+    );
+    expect(runtime.err).toContain(
+      `started training job ${NAME} on 2 x ml.g5.12xlarge (managed spot): ` +
+        `https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/jobs/${NAME}`,
+    );
+  });
+
+  test('fails on a fractional --instance-count before starting anything', async () => {
+    const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+    expect(await run(runtime, '--instance-count', '1.5')).toBe(2);
+    expect(runtime.err[runtime.err.length - 1]).toBe(
+      'error: --instance-count must be a whole number, got 1.5',
+    );
+    expect(sagemaker.commandCalls(CreateTrainingJobCommand)).toHaveLength(0);
   });
 
   test('passes the team objective (SSM objective parameter) to the trainer; flags override it', async () => {

@@ -8,6 +8,12 @@ For each device (CPU, and CUDA when present) it measures, in training samples pe
 - raw ceiling: the same network, batch size, optimizer and precision, with the training data
   already on the device as tensors and batches taken by slicing a permutation
 The ratio pipeline/ceiling shows what the data pipeline and bookkeeping cost.
+
+Then data-parallel scaling, in the same run: the trainer started the way the image starts
+(entry.py -> torchrun, streamed CSV shards, the same global batch) with 1 and with
+`--processes` processes (gloo on CPU, NCCL on CUDA), reporting the trainer loop's samples/s
+(all ranks together) and the scaling efficiency = (N-process samples/s) / (N x 1-process).
+`--batch-size 8192` measures the large-batch GPU case.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import replace
@@ -29,6 +37,7 @@ from ml_trainer import sample_data
 from ml_trainer.contract import Hyperparameters, resolve_paths
 from ml_trainer.model import MLP, batch_size_for, grad_scaler, make_deterministic, seed_everything, train, train_step
 from ml_trainer.train import run
+from tests.ddp_helpers import copy_root, distributed_env, entry_command, make_shard_root
 
 
 def prepared_data(rows: int):
@@ -87,17 +96,31 @@ def raw_ceiling(hp: Hyperparameters, n: int, dim: int, device: torch.device) -> 
     return seen / (time.perf_counter() - started)
 
 
+def data_parallel(root: str, processes: int, epochs: int, batch_size: int) -> float:
+    """The trainer loop's samples/s over all ranks, from the run's evaluation.json."""
+    run_root = copy_root(root)
+    args = ["--stream", "on", "--epochs", str(epochs), "--patience", str(10**6), "--batch-size", str(batch_size)]
+    done = subprocess.run(entry_command(*args), env=distributed_env(run_root, processes), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{processes}-process run failed: {done.stderr[-2000:]}")
+    with open(os.path.join(run_root, "output", "data", "evaluation.json"), encoding="utf-8") as f:
+        return float(json.load(f)["training"]["train_samples_per_second"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=30000, help="sample data rows (70%% are the training split)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=2, help="data-parallel processes to compare with 1")
+    parser.add_argument("--batch-size", type=int, default=0, help="global batch (0 = the trainer's default)")
+    parser.add_argument("--scaling-repeats", type=int, default=3)
     args = parser.parse_args()
 
     root = prepared_data(args.rows)
     try:
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        base = Hyperparameters(epochs=args.epochs, patience=10**6)
+        base = Hyperparameters(epochs=args.epochs, patience=10**6, batch_size=args.batch_size)
         n_train, dim = int(args.rows * 0.7), 14
         rows = []
         for device in devices:
@@ -117,6 +140,13 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
+    shards = make_shard_root(rows=args.rows, files=max(4, args.processes * 2), seed=7)
+    batch = args.batch_size or batch_size_for(base, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    one = many = 0.0
+    for _ in range(args.scaling_repeats if args.processes > 1 else 0):  # interleaved, best of: as above
+        one = max(one, data_parallel(shards, 1, args.epochs, batch))
+        many = max(many, data_parallel(shards, args.processes, args.epochs, batch))
+
     print(
         f"PyTorch {torch.__version__}, {n_train} training rows x {args.epochs} epochs, MLP {base.hidden}, "
         f"input dim {dim}, best of {args.repeats}"
@@ -126,6 +156,20 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for device, name, batch, e2e, loop, ceiling in rows:
         print(f"| {device} ({name}) | {batch} | {e2e:,.0f} | {loop:,.0f} | {ceiling:,.0f} | {loop / ceiling:.2f} |")
+
+    if args.processes < 2:
+        return
+    backend = "nccl, 1 GPU each" if torch.cuda.is_available() else "gloo, CPU"
+    print()
+    print(
+        f"Data-parallel ({backend}; streamed CSV shards, global batch {batch}, "
+        f"best of {args.scaling_repeats}, {os.cpu_count()} CPUs on this machine):"
+    )
+    print()
+    print("| processes | trainer loop (samples/s, all ranks) | vs 1 process | scaling efficiency |")
+    print("| --- | --- | --- | --- |")
+    print(f"| 1 | {one:,.0f} | 1.00x | 1.00 |")
+    print(f"| {args.processes} | {many:,.0f} | {many / one:.2f}x | {many / (one * args.processes):.2f} |")
 
 
 if __name__ == "__main__":

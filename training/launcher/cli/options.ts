@@ -77,6 +77,18 @@ export const OPTIONS = {
     type: 'string',
     description: 'override the team’s GPU instance type (SageMaker, tune)',
   },
+  'instance-count': {
+    type: 'number',
+    placeholder: 'N',
+    description:
+      'instances per job, one trainer process per GPU on each (SageMaker, tune, ec2; default: the team’s instance-count, 1)',
+  },
+  processes: {
+    type: 'number',
+    placeholder: 'N',
+    description:
+      'local: data-parallel trainer processes on this machine (torchrun, gloo on CPU), streaming the data',
+  },
   'on-demand': {
     type: 'boolean',
     default: false,

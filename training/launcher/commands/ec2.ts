@@ -6,7 +6,7 @@ import {
   type SubmitJobRequest,
 } from '@aws-sdk/client-batch';
 import { costAllocationTags } from '../../../constructs/monitoring/cost-allocation';
-import { InterruptedError, JobFailedError, LauncherError } from '../cli/errors';
+import { InterruptedError, JobFailedError, LauncherError, UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { aws, makeClients, type AwsClients } from '../lib/aws';
@@ -14,9 +14,10 @@ import { fetchBundle } from '../lib/bundle-output';
 import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
 import type { TrainingPlatform } from '../lib/platform';
+import { trackingEnvironment } from '../lib/job-spec';
 import { readTextIfExists } from '../lib/s3';
 import { s3Join } from '../lib/s3-uri';
-import { trackingEnvironment } from '../lib/job-spec';
+import { instanceCount } from '../lib/training-job';
 
 const DONE = new Set(['SUCCEEDED', 'FAILED']);
 
@@ -24,32 +25,61 @@ const DONE = new Set(['SUCCEEDED', 'FAILED']);
  * The same trainer image on the team's Batch GPU queue. Batch does not stage S3 like
  * SageMaker, so the image's entry point (training/reference/entry.py) reads these
  * variables: it downloads the channels and checkpoints, runs the trainer, and uploads
- * model.tar.gz, checkpoints and the failure reason.
+ * model.tar.gz, checkpoints and the failure reason. More than one node: a multi-node
+ * parallel job on the team's multi-node queue, every node with the same variables.
  */
 export function submitJobRequest(
   name: string,
   platform: TrainingPlatform,
   dataPrefix: string,
   hyperparameters: Record<string, string>,
+  nodes = 1,
 ): SubmitJobRequest {
-  return {
-    jobName: name,
+  const environment = [
+    { name: 'ML_INPUT_S3_URI', value: dataPrefix + '/' },
+    { name: 'ML_OUTPUT_S3_URI', value: s3Join(platform.outputS3Uri, name, 'output') + '/' },
+    { name: 'ML_CHECKPOINT_S3_URI', value: s3Join(platform.checkpointS3Uri, name) + '/' },
+    { name: 'ML_KMS_KEY_ARN', value: platform.kmsKeyArn },
+    { name: 'ML_HYPERPARAMETERS', value: JSON.stringify(hyperparameters) },
+    ...(platform.trackingServerArn
+      ? Object.entries(trackingEnvironment(platform, platform.trackingServerArn, name)).map(
+          ([variable, value]) => ({ name: variable, value }),
+        )
+      : []),
+  ];
+  let placement: Pick<
+    SubmitJobRequest,
+    'jobQueue' | 'jobDefinition' | 'containerOverrides' | 'nodeOverrides'
+  > = {
     jobQueue: platform.batchJobQueue,
     jobDefinition: platform.batchJobDefinition,
-    containerOverrides: {
-      environment: [
-        { name: 'ML_INPUT_S3_URI', value: dataPrefix + '/' },
-        { name: 'ML_OUTPUT_S3_URI', value: s3Join(platform.outputS3Uri, name, 'output') + '/' },
-        { name: 'ML_CHECKPOINT_S3_URI', value: s3Join(platform.checkpointS3Uri, name) + '/' },
-        { name: 'ML_KMS_KEY_ARN', value: platform.kmsKeyArn },
-        { name: 'ML_HYPERPARAMETERS', value: JSON.stringify(hyperparameters) },
-        ...(platform.trackingServerArn
-          ? Object.entries(trackingEnvironment(platform, platform.trackingServerArn, name)).map(
-              ([variable, value]) => ({ name: variable, value }),
-            )
-          : []),
-      ],
-    },
+    containerOverrides: { environment },
+  };
+  if (nodes > 1) {
+    const { batchMultiNodeJobQueue: jobQueue, batchMultiNodeJobDefinition: jobDefinition } =
+      platform;
+    if (!jobQueue || !jobDefinition) {
+      throw new UsageError(
+        `--instance-count ${nodes}: team '${platform.team}' stage '${platform.stage}' has no multi-node Batch job definition; set training.instanceCount to ${nodes} or more in its team file and deploy`,
+      );
+    }
+    if (nodes > platform.instanceCount) {
+      throw new UsageError(
+        `--instance-count ${nodes}: the multi-node Batch queue of team '${platform.team}' holds ${platform.instanceCount} nodes (training.instanceCount in its team file)`,
+      );
+    }
+    placement = {
+      jobQueue,
+      jobDefinition,
+      nodeOverrides: {
+        numNodes: nodes,
+        nodePropertyOverrides: [{ targetNodes: '0:', containerOverrides: { environment } }],
+      },
+    };
+  }
+  return {
+    jobName: name,
+    ...placement,
     // Spot reclaims surface as "Host EC2 ... terminated": retry those (the entry point
     // restores checkpoints), fail fast on anything else, such as a data check.
     retryStrategy: {
@@ -91,15 +121,19 @@ export async function trainEc2(
 ) {
   const run = await prepareAwsRun(options, runtime, clients, 'ec2', 'train');
   const { platform, name, dataPrefix } = run;
+  const nodes = instanceCount(options, platform);
+  // Checked before the upload: a request that cannot be submitted uploads nothing.
+  const request = submitJobRequest(name, platform, dataPrefix, run.hyperparameters, nodes);
   await uploadData(run, options, runtime, clients);
 
-  const request = submitJobRequest(name, platform, dataPrefix, run.hyperparameters);
   const submitted = await aws(`submitting Batch job ${name}`, () =>
     clients.batch.send(new SubmitJobCommand(request)),
   );
   const jobId = submitted.jobId;
   if (!jobId) throw new LauncherError(`AWS Batch returned no job id for ${name}`);
-  runtime.stderr(`submitted Batch job ${name} (${jobId}) to ${platform.batchJobQueue}`);
+  runtime.stderr(
+    `submitted Batch job ${name} (${jobId}) to ${request.jobQueue}${nodes > 1 ? ` (${nodes} nodes)` : ''}`,
+  );
 
   const { state: job, stoppedOnRequest } = await follow<JobDetail>(
     {

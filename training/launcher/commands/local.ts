@@ -3,10 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { JobFailedError } from '../cli/errors';
+import { TRAINER_ENVIRONMENT } from '../../../constructs/training/contract';
+import { JobFailedError, UsageError } from '../cli/errors';
 import type { Options } from '../cli/options';
 import type { Runtime } from '../cli/runtime';
 import { copyChannel, resolveChannels } from '../lib/dataset';
+import { freePort } from '../lib/free-port';
 import { trainerHyperparameters } from '../lib/hyperparameters';
 import { REFERENCE_DIR } from '../lib/paths';
 import { findPython } from '../lib/python';
@@ -17,6 +19,10 @@ import { packDirectory } from '../lib/tarball';
  * run with a python that has PyTorch, and model.tar.gz packed the way SageMaker packs it.
  */
 export async function trainLocal(options: Options, runtime: Runtime): Promise<void> {
+  const processes = options.processes ?? 1;
+  if (!Number.isInteger(processes)) {
+    throw new UsageError(`--processes must be a whole number, got ${processes}`);
+  }
   const hyperparameters = trainerHyperparameters(options);
   const { python, torchVersion } = findPython(options.python);
   const work = options.out
@@ -32,9 +38,12 @@ export async function trainLocal(options: Options, runtime: Runtime): Promise<vo
     path.join(root, 'input', 'config', 'hyperparameters.json'),
     JSON.stringify(hyperparameters, null, 2),
   );
-  runtime.stderr(`training locally with ${python} (PyTorch ${torchVersion}) in ${root}`);
+  runtime.stderr(
+    `training locally with ${python} (PyTorch ${torchVersion}) in ${root}` +
+      (processes > 1 ? `, ${processes} processes` : ''),
+  );
 
-  const code = await runTrainer(python, root, runtime);
+  const code = await runTrainer(python, root, runtime, processes);
   if (code !== 0) {
     const failureFile = path.join(root, 'output', 'failure');
     const reason = existsSync(failureFile)
@@ -50,11 +59,31 @@ export async function trainLocal(options: Options, runtime: Runtime): Promise<vo
   runtime.stdout(modelDir);
 }
 
-function runTrainer(python: string, root: string, runtime: Runtime): Promise<number> {
+async function runTrainer(
+  python: string,
+  root: string,
+  runtime: Runtime,
+  processes: number,
+): Promise<number> {
+  // Several processes: the image's entry point, which starts torchrun as on a GPU instance.
+  const script = processes > 1 ? 'entry.py' : 'train.py';
+  const distributed =
+    processes > 1
+      ? {
+          [TRAINER_ENVIRONMENT.processesPerNode]: String(processes),
+          MASTER_PORT: String(await freePort()),
+        }
+      : {};
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [path.join(REFERENCE_DIR, 'train.py'), 'train'], {
+    const child = spawn(python, [path.join(REFERENCE_DIR, script), 'train'], {
       cwd: root,
-      env: { ...runtime.env, ML_ROOT: root, PYTHONPATH: REFERENCE_DIR, PYTHONUNBUFFERED: '1' },
+      env: {
+        ...runtime.env,
+        ...distributed,
+        ML_ROOT: root,
+        PYTHONPATH: REFERENCE_DIR,
+        PYTHONUNBUFFERED: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [child.stdout, child.stderr]) {

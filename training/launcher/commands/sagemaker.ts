@@ -35,9 +35,9 @@ export async function trainSageMaker(
   await aws(`starting training job ${name}`, () =>
     clients.sagemaker.send(new CreateTrainingJobCommand(request)),
   );
-  const instance = request.ResourceConfig?.InstanceType;
+  const { InstanceType: instance, InstanceCount: count = 1 } = request.ResourceConfig ?? {};
   runtime.stderr(
-    `started training job ${name} on ${instance}${request.EnableManagedSpotTraining ? ' (managed spot)' : ''}: ` +
+    `started training job ${name} on ${count > 1 ? `${count} x ` : ''}${instance}${request.EnableManagedSpotTraining ? ' (managed spot)' : ''}: ` +
       `https://${clients.region}.console.aws.amazon.com/sagemaker/home?region=${clients.region}#/jobs/${name}`,
   );
 

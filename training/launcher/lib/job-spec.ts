@@ -5,7 +5,7 @@ import type {
 } from '@aws-sdk/client-sagemaker';
 import type { MetricDefinition } from './metric-definitions';
 import { costAllocationTags } from '../../../constructs/monitoring/cost-allocation';
-import { TRACKING_ENV } from '../../../constructs/training/contract';
+import { TRACKING_ENV, TRAINER_ENVIRONMENT } from '../../../constructs/training/contract';
 import { experimentName, type TeamStage } from '../../../lib/naming';
 import { s3Join } from './s3-uri';
 
@@ -25,6 +25,11 @@ export interface JobSpec extends TeamStage {
   readonly instanceType: string;
   /** @default 1 */
   readonly instanceCount?: number;
+  /**
+   * Trainer processes per instance (one per GPU); the image starts torchrun above 1.
+   * @default 1
+   */
+  readonly processesPerInstance?: number;
   readonly volumeSizeGb: number;
   readonly outputS3Uri: string;
   readonly checkpointS3Uri: string;
@@ -76,7 +81,8 @@ export function trainingJobDefinition(
     RoleArn: spec.roleArn,
     AlgorithmSpecification: {
       TrainingImage: spec.imageUri,
-      TrainingInputMode: 'File',
+      // Files are read as they are opened, so each instance reads only its ranks' shards.
+      TrainingInputMode: 'FastFile',
       MetricDefinitions: [...spec.metricDefinitions],
     },
     InputDataConfig: Object.entries(channelUris).map(([channel, uri]) => ({
@@ -112,8 +118,19 @@ export function trainingJobDefinition(
     // SageMaker moves data and checkpoints in and out: only tracking needs the network.
     EnableNetworkIsolation: spec.trackingServerArn === undefined,
     EnableInterContainerTrafficEncryption: true,
+    Environment: trainerEnvironment(spec),
+  };
+}
+
+/**
+ * The container's environment: processes per instance (BYO images get no SM_NUM_GPUS) and,
+ * with a tracking server, the tracking variables (a run name only for a single job).
+ */
+function trainerEnvironment(spec: JobSpec, runName?: string): Record<string, string> {
+  return {
+    [TRAINER_ENVIRONMENT.processesPerNode]: String(spec.processesPerInstance ?? 1),
     ...(spec.trackingServerArn !== undefined
-      ? { Environment: trackingEnvironment(spec, spec.trackingServerArn) }
+      ? trackingEnvironment(spec, spec.trackingServerArn, runName)
       : {}),
   };
 }
@@ -137,9 +154,7 @@ export function createTrainingJobRequest(spec: JobSpec, run: JobRun): CreateTrai
   return {
     TrainingJobName: run.name,
     ...definition,
-    ...(spec.trackingServerArn !== undefined
-      ? { Environment: trackingEnvironment(spec, spec.trackingServerArn, run.name) }
-      : {}),
+    Environment: trainerEnvironment(spec, run.name),
     HyperParameters: { ...run.hyperparameters },
     Tags: jobTags(spec),
   };

@@ -55,6 +55,13 @@ export interface TrainingPlatform {
   readonly metricDefinitions?: { Name: string; Regex: string }[];
   readonly batchJobQueue: string;
   readonly batchJobDefinition: string;
+  /** Default instances per job; the multi-node Batch queue holds at most this many nodes. */
+  readonly instanceCount: number;
+  /** GPUs per instance of `instanceType` (0 on a CPU type). */
+  readonly gpusPerInstance: number;
+  /** Present when the team's config asks for more than one instance. */
+  readonly batchMultiNodeJobQueue?: string;
+  readonly batchMultiNodeJobDefinition?: string;
   /** The team file's training.objective; undefined: the trainer's default. */
   readonly objective?: Objective;
   /** The team's MLflow tracking server (`mlflow/tracking-server-arn`); undefined: no tracking. */
@@ -86,12 +93,12 @@ async function listParameters(ssm: SSMClient, path: string, all: boolean): Promi
   return found;
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
+  if (!Number.isInteger(value) || value < min) {
     throw new StackNotDeployedError(
-      `SSM parameter ${name} must be a positive integer, got '${raw}'`,
+      `SSM parameter ${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}, got '${raw}'`,
     );
   }
   return value;
@@ -207,6 +214,15 @@ export async function loadPlatform(
     metricDefinitions,
     batchJobQueue: get('batch/job-queue'),
     batchJobDefinition: get('batch/job-definition'),
+    instanceCount: positiveInt(prefix + 'instance-count', values.get('instance-count'), 1),
+    gpusPerInstance: positiveInt(
+      prefix + 'gpus-per-instance',
+      values.get('gpus-per-instance'),
+      1,
+      0,
+    ),
+    batchMultiNodeJobQueue: values.get('batch/multi-node-job-queue') || undefined,
+    batchMultiNodeJobDefinition: values.get('batch/multi-node-job-definition') || undefined,
     objective,
     trackingServerArn: values.get('mlflow/tracking-server-arn') || undefined,
   };

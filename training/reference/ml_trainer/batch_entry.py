@@ -10,6 +10,8 @@ SageMaker's part around the same trainer:
     ML_KMS_KEY_ARN        KMS key for everything uploaded (optional)
     ML_HYPERPARAMETERS    JSON object of hyperparameters (strings)
     ML_TRAINER_PYTHON     interpreter for the trainer (default: this one)
+    ML_PROCESSES_PER_NODE trainer processes per node (default: SageMaker's GPU count, or 1);
+                          more than one process in the job starts torchrun (distributed.py)
 
 Standard library + boto3 only (both are in the PyTorch DLC images).
 """
@@ -24,6 +26,8 @@ import tarfile
 import tempfile
 import threading
 from typing import Dict, List, Optional, Tuple
+
+from . import distributed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_SCRIPT = os.path.join(os.path.dirname(HERE), "train.py")
@@ -128,17 +132,24 @@ def run_batch(env: Dict[str, str], argv: List[str]) -> int:
         if restored:
             print(f"restored checkpoints {restored} from {checkpoint_uri}", flush=True)
 
+    # A multi-node parallel job runs this on every node: each starts its trainer processes
+    # (torchrun), and the main node (torchrun's node 0, where rank 0 runs) alone syncs
+    # checkpoints and uploads the bundle or the failure reason.
+    topo = distributed.node_topology(env)
     python = env.get("ML_TRAINER_PYTHON", sys.executable)
     child_env = {**env, "ML_ROOT": root, "ML_CHECKPOINT_DIR": checkpoint_dir, "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen([python, TRAIN_SCRIPT, *argv], env=child_env)
+    command = distributed.launch_command(python, TRAIN_SCRIPT, argv, topo, env)
+    child = subprocess.Popen(command, env=distributed.launch_env(child_env, topo))
     # Batch sends SIGTERM on terminate and on spot reclaim: pass it on, then sync what exists.
     signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
-    if checkpoint_uri:
+    if checkpoint_uri and topo.node_rank == 0:
         with CheckpointSync(s3, checkpoint_dir, checkpoint_uri, kms_key):
             code = child.wait()
     else:
         code = child.wait()
 
+    if topo.node_rank != 0:
+        return code
     if code != 0:
         failure = os.path.join(root, "output", "failure")
         if os.path.isfile(failure):
@@ -161,9 +172,11 @@ def run_batch(env: Dict[str, str], argv: List[str]) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
-    if not env.get("ML_INPUT_S3_URI"):
+    if not env.get("ML_INPUT_S3_URI"):  # SageMaker (or a plain container): data is staged
         python = env.get("ML_TRAINER_PYTHON", sys.executable)
-        os.execv(python, [python, TRAIN_SCRIPT, *argv])
+        topo = distributed.node_topology(env)
+        command = distributed.launch_command(python, TRAIN_SCRIPT, argv, topo, env)
+        os.execve(python, command, distributed.launch_env(env, topo))
     try:
         return run_batch(env, argv)
     except Exception as err:  # noqa: BLE001 - leave a reason where the launcher looks for it

@@ -94,6 +94,7 @@ class Hyperparameters:
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto (on for CUDA) | on | off
     num_workers: int = -1  # DataLoader workers; -1 = auto
+    stream: str = "auto"  # stream CSV shards from disk: auto (when several processes) | on | off
     golden_cases: int = 16
     # The team's objective (training.objective in the team file; docs/model-bundle.md "Quality").
     objective_metric: str = ""  # "" = f1; one of ml_trainer.objectives.OBJECTIVE_METRICS

@@ -12,7 +12,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -72,6 +72,31 @@ class Table:
         return {name: values[i] for name, values in self.columns.items()}
 
 
+def iter_csv(channel: str, file: str, header: Optional[List[str]]) -> Iterator[Tuple[int, List[str]]]:
+    """Yields (line number, fields) of one CSV file, first the header as line 1; checks the
+    header against `header` (None: any) and every row's field count against the header."""
+    with open(file, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        try:
+            file_header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise DataCheckError(f"channel '{channel}': {os.path.basename(file)} is empty") from None
+        if header is not None and file_header != header:
+            raise DataCheckError(
+                f"channel '{channel}': {os.path.basename(file)} has columns {file_header}, expected {header}"
+            )
+        yield 1, file_header
+        for line_no, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(file_header):
+                raise DataCheckError(
+                    f"channel '{channel}': {os.path.basename(file)} line {line_no} has {len(row)} fields, "
+                    f"expected {len(file_header)}"
+                )
+            yield line_no, row
+
+
 def read_channel(channel: str, path: str) -> Tuple[List[str], List[List[str]]]:
     files = sorted(glob.glob(os.path.join(path, "*.csv")))
     if not files:
@@ -79,27 +104,9 @@ def read_channel(channel: str, path: str) -> Tuple[List[str], List[List[str]]]:
     header: Optional[List[str]] = None
     rows: List[List[str]] = []
     for file in files:
-        with open(file, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            try:
-                file_header = [h.strip() for h in next(reader)]
-            except StopIteration:
-                raise DataCheckError(f"channel '{channel}': {os.path.basename(file)} is empty") from None
-            if header is None:
-                header = file_header
-            elif file_header != header:
-                raise DataCheckError(
-                    f"channel '{channel}': {os.path.basename(file)} has columns {file_header}, expected {header}"
-                )
-            for line_no, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataCheckError(
-                        f"channel '{channel}': {os.path.basename(file)} line {line_no} has {len(row)} fields, "
-                        f"expected {len(header)}"
-                    )
-                rows.append(row)
+        lines = iter_csv(channel, file, header)
+        _, header = next(lines)
+        rows.extend(row for _, row in lines)
     assert header is not None
     return header, rows
 
@@ -207,8 +214,8 @@ def _numbers(channel: str, column: str, kind: str, raw: List[str]) -> np.ndarray
 
 def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters, *, is_train: bool) -> Table:
     """Runs the data checks; returns the table with exact duplicate rows dropped (train only)."""
-    if is_train and table.n < hp.min_rows:
-        raise DataCheckError(f"channel '{channel}' has {table.n} rows; at least {hp.min_rows} are needed")
+    if is_train:
+        check_row_count(channel, table.n, hp)
     if table.n == 0:
         raise DataCheckError(f"channel '{channel}' has no rows")
 
@@ -234,12 +241,7 @@ def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters,
             raise DataCheckError(
                 f"column '{spec.name}' is required but has {missing} missing values (channel '{channel}')"
             )
-        fraction = missing / table.n
-        if fraction > hp.max_missing_fraction:
-            raise DataCheckError(
-                f"column '{spec.name}' has {fraction:.1%} missing values (limit {hp.max_missing_fraction:.1%}, "
-                f"channel '{channel}')"
-            )
+        check_missing_fraction(channel, spec.name, missing, table.n, hp)
         if spec.type == "numeric":
             present = values[~missing_mask]
             for bound, bad in (
@@ -264,18 +266,8 @@ def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters,
     counts: Dict[str, int] = {}
     for v in [] if schema.regression else labels:
         counts[v] = counts.get(v, 0) + 1
-    if not schema.regression and len(counts) < 2:
-        raise DataCheckError(f"label column '{schema.label}' has only one class ({next(iter(counts))!r})")
-    for cls, count in sorted(counts.items()):
-        if count < hp.min_class_count:
-            raise DataCheckError(
-                f"label column '{schema.label}': class {cls!r} has {count} rows (minimum {hp.min_class_count})"
-            )
-        if count / table.n < hp.min_class_fraction:
-            raise DataCheckError(
-                f"label column '{schema.label}': class {cls!r} is {count / table.n:.2%} of rows "
-                f"(minimum {hp.min_class_fraction:.2%})"
-            )
+    if not schema.regression:
+        check_classes(schema.label, counts, table.n, hp)
 
     seen = set()
     keep: List[int] = []
@@ -295,6 +287,36 @@ def check_table(channel: str, table: Table, schema: Schema, hp: Hyperparameters,
         print(f"dropping {duplicates} exact duplicate rows from channel '{channel}'", flush=True)
         return table.take(keep)
     return table
+
+
+def check_row_count(channel: str, n: int, hp: Hyperparameters) -> None:
+    if n < hp.min_rows:
+        raise DataCheckError(f"channel '{channel}' has {n} rows; at least {hp.min_rows} are needed")
+
+
+def check_missing_fraction(channel: str, column: str, missing: int, n: int, hp: Hyperparameters) -> None:
+    fraction = missing / n
+    if fraction > hp.max_missing_fraction:
+        raise DataCheckError(
+            f"column '{column}' has {fraction:.1%} missing values (limit {hp.max_missing_fraction:.1%}, "
+            f"channel '{channel}')"
+        )
+
+
+def check_classes(label: str, counts: Dict[str, int], n: int, hp: Hyperparameters) -> None:
+    """At least two classes, each with `min_class_count` rows and `min_class_fraction` of them."""
+    if len(counts) < 2:
+        raise DataCheckError(f"label column '{label}' has only one class ({next(iter(counts))!r})")
+    for cls, count in sorted(counts.items()):
+        if count < hp.min_class_count:
+            raise DataCheckError(
+                f"label column '{label}': class {cls!r} has {count} rows (minimum {hp.min_class_count})"
+            )
+        if count / n < hp.min_class_fraction:
+            raise DataCheckError(
+                f"label column '{label}': class {cls!r} is {count / n:.2%} of rows "
+                f"(minimum {hp.min_class_fraction:.2%})"
+            )
 
 
 def _key(v: object) -> object:

@@ -11,7 +11,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -19,7 +19,11 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from .contract import Hyperparameters
+from .distributed import LOCAL
 from .metrics import log_loss, roc_auc
+
+if TYPE_CHECKING:
+    from .shards import TrainStream
 
 CHECKPOINT_FILE = "checkpoint.pt"
 # Hyperparameters that do not change what is learned: a checkpoint stays valid across them.
@@ -218,16 +222,21 @@ def train(
     checkpoint_dir: Optional[str],
     positive_index: Optional[int],
     log: Callable[[str], None] = print,
+    stream: Optional["TrainStream"] = None,
     on_epoch: Optional[Callable[[Dict[str, float]], None]] = None,
 ) -> TrainResult:
-    device = select_device(hp)
+    """`stream` (several processes, or stream=on): batches come from it, and x_train/y_train
+    are only the training sample; the model is DDP-wrapped when there are several ranks."""
+    ctx = stream.ctx if stream is not None else LOCAL
+    device = ctx.device(select_device(hp))
     make_deterministic(device)
-    seed_everything(hp.seed)
+    seed_everything(hp.seed + ctx.rank)  # own dropout masks per rank; DDP copies rank 0's weights
     use_amp = device.type == "cuda" and hp.amp != "off"
     batch_size = batch_size_for(hp, device)
 
     regression = n_classes == 0  # one output: the standardized label (y_* are [n, 1] floats)
     model = MLP(x_train.shape[1], hp.hidden_sizes(), n_classes or 1, hp.dropout).to(device)
+    net = ctx.wrap(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=hp.lr_factor, patience=hp.lr_patience
@@ -243,11 +252,13 @@ def train(
     state = _State()
     best_weights = copy.deepcopy(model.state_dict())
     resumed_from: Optional[int] = None
-    print_ = fingerprint(hp, x_train, y_train, x_val, y_val)
+    # Streaming: the input files, not the tensors, so a checkpoint fits any world size.
+    print_ = fingerprint(hp, stream.identity) if stream is not None else fingerprint(hp, x_train, y_train, x_val, y_val)
 
     checkpoint_path = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else None
-    if checkpoint_path and os.path.isfile(checkpoint_path):
-        saved = torch.load(checkpoint_path, map_location="cpu")
+    found = checkpoint_path is not None and ctx.is_main and os.path.isfile(checkpoint_path)
+    saved = ctx.broadcast(torch.load(checkpoint_path, map_location="cpu") if found else None)  # rank 0's
+    if saved is not None:
         if saved.get("fingerprint") != print_:
             log(f"ignoring checkpoint {checkpoint_path}: it was written for other data or hyperparameters")
         else:
@@ -258,7 +269,8 @@ def train(
                 scaler.load_state_dict(saved["scaler"])
             best_weights = saved["best_weights"]
             state = _State(**saved["state"])
-            torch.set_rng_state(saved["rng"])
+            rngs = saved.get("rank_rngs") or [saved["rng"]]
+            torch.set_rng_state(rngs[ctx.rank % len(rngs)])
             if saved.get("cuda_rng") is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(saved["cuda_rng"])
             resumed_from = state.epoch
@@ -273,15 +285,19 @@ def train(
         # Seeded per epoch: the shuffle order does not depend on whether we resumed.
         generator = torch.Generator()
         generator.manual_seed(hp.seed * 1000 + epoch)
-        loader = make_loader(x_train, y_train, batch_size, device, generator, hp.num_workers)
+        if stream is not None:
+            loader = stream.batches(epoch, batch_size)
+        else:
+            loader = make_loader(x_train, y_train, batch_size, device, generator, hp.num_workers)
         model.train()
         total = torch.zeros((), device=device)
-        for xb, yb in loader:
-            xb = xb.to(device, non_blocking=True)
-            yb = yb.to(device, non_blocking=True)
-            total += train_step(model, optimizer, criterion, scaler, xb, yb) * yb.shape[0]
-            seen += yb.shape[0]
-        train_loss = float(total.item()) / x_train.shape[0]
+        with ctx.join(net):
+            for xb, yb in loader:
+                xb = xb.to(device, non_blocking=True)
+                yb = yb.to(device, non_blocking=True)
+                total += train_step(net, optimizer, criterion, scaler, xb, yb) * yb.shape[0]
+                seen += yb.shape[0]
+        train_loss = ctx.sum(total.item()) / (stream.rows if stream is not None else x_train.shape[0])
 
         outputs = evaluate(model, x_val_dev, device, regression=regression)
         y_val_np = y_val.numpy()
@@ -294,6 +310,7 @@ def train(
             val_accuracy = float((outputs.argmax(axis=1) == y_val_np).mean())
             if positive_index is not None:
                 auc = roc_auc(y_val_np == positive_index, outputs[:, positive_index])
+        val_loss, val_accuracy, auc = ctx.broadcast((val_loss, val_accuracy, auc))  # rank 0 decides
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step(val_loss)
 
@@ -318,12 +335,15 @@ def train(
         stopped_early = state.bad_epochs >= hp.patience
 
         if checkpoint_path:
-            _save_checkpoint(checkpoint_path, model, optimizer, scheduler, scaler, best_weights, state, print_)
-            log(f"checkpoint saved epoch={epoch}")
+            rngs = ctx.gather(torch.get_rng_state())
+            if ctx.is_main:  # rank 0 alone writes
+                _save_checkpoint(checkpoint_path, model, optimizer, scheduler, scaler, best_weights, state, print_, rngs)
+                log(f"checkpoint saved epoch={epoch}")
 
     if stopped_early:
         log(f"early stopping: no validation-loss improvement for {hp.patience} epochs")
     seconds = time.perf_counter() - started
+    seen = ctx.sum(seen)
     model.load_state_dict(best_weights)
     # Last lines win in SageMaker metrics: report the epoch whose weights are exported.
     best = state.history[state.best_epoch - 1] if state.best_epoch else {}
@@ -345,7 +365,7 @@ def train(
     )
 
 
-def _save_checkpoint(path, model, optimizer, scheduler, scaler, best_weights, state: _State, print_: str) -> None:
+def _save_checkpoint(path, model, optimizer, scheduler, scaler, best_weights, state: _State, print_: str, rngs) -> None:
     """Written to a temp file and renamed: a kill mid-write never leaves a torn checkpoint."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
@@ -359,6 +379,7 @@ def _save_checkpoint(path, model, optimizer, scheduler, scaler, best_weights, st
             "best_weights": best_weights,
             "state": asdict(state),
             "rng": torch.get_rng_state(),
+            "rank_rngs": rngs,  # one per rank: a resume with the same world size continues exactly
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         },
         tmp,

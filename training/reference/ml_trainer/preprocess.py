@@ -8,7 +8,7 @@ is what the service will feed it.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -40,8 +40,7 @@ def fit(train: Table, schema: Schema) -> List[Dict[str, object]]:
             for v in values:
                 if v is not None:
                     counts[v] = counts.get(v, 0) + 1
-            vocabulary = sorted(counts)
-            mode = max(vocabulary, key=lambda v: (counts[v], -vocabulary.index(v)))
+            vocabulary, mode = vocabulary_and_mode(counts)
             features.append(
                 {
                     "name": spec.name,
@@ -53,6 +52,12 @@ def fit(train: Table, schema: Schema) -> List[Dict[str, object]]:
                 }
             )
     return features
+
+
+def vocabulary_and_mode(counts: Dict[str, int]) -> Tuple[List[str], str]:
+    """Sorted categories and the most frequent one (ties: the first in sorted order)."""
+    vocabulary = sorted(counts)
+    return vocabulary, max(vocabulary, key=lambda v: (counts[v], -vocabulary.index(v)))
 
 
 def input_dim(features: Sequence[Dict[str, object]]) -> int:

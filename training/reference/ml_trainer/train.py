@@ -11,12 +11,12 @@ import os
 import sys
 import traceback
 from dataclasses import asdict
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-from . import baselines, evaluation, export, objectives, preprocess, tracking
+from . import baselines, distributed, evaluation, export, objectives, preprocess, shards, tracking
 from .baselines import Predictor
 from .contract import Hyperparameters, Paths, load_hyperparameters, resolve_paths
 from .data import DataCheckError, Schema, Table, check_table, load_schema, parse_table, read_channel, stratified_split
@@ -41,29 +41,13 @@ def _load_channel(channel: str, paths: Paths, schema: Schema, hp: Hyperparameter
     return check_table(channel, parse_table(channel, header, rows, schema), schema, hp, is_train=False)
 
 
-def run(
-    paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None, tracker: Optional[tracking.Tracker] = None
-) -> Dict[str, object]:
-    now = now or dt.datetime.now(dt.timezone.utc)
-    tracker = tracker or tracking.NoTracking()
-    if "train" not in paths.channels:
-        raise DataCheckError(
-            "channel 'train' not found: set SM_CHANNEL_TRAIN or put CSV files in "
-            f"{os.path.join(paths.root, 'input', 'data', 'train')}"
-        )
+def _prepare_in_memory(paths: Paths, hp: Hyperparameters) -> shards.Prepared:
     header, rows = read_channel("train", paths.channels["train"])
     schema = load_schema(paths.channels["train"], header, hp)
     full = check_table("train", parse_table("train", header, rows, schema), schema, hp, is_train=True)
     log(f"train channel: {full.n} rows, {len(schema.features)} features, label '{schema.label}'")
 
-    regression = schema.regression
-    labels: List[str] = [] if regression else schema.labels or sorted(set(full.columns[schema.label]))
-    binary = len(labels) == 2
-    positive_label = (schema.positive_label or labels[-1]) if binary else None
-    if positive_label is not None and positive_label not in labels:
-        raise DataCheckError(f"positive_label {positive_label!r} is not one of the labels {labels}")
-    positive_index = labels.index(positive_label) if positive_label is not None else None
-    task = "regression" if regression else "binary" if binary else "multiclass"
+    labels: List[str] = [] if schema.regression else schema.labels or sorted(set(full.columns[schema.label]))
 
     fractions = []
     if "validation" not in paths.channels:
@@ -75,10 +59,43 @@ def run(
     rest = iter(parts[1:])
     val_table = _load_channel("validation", paths, schema, hp) if "validation" in paths.channels else full.take(next(rest))
     test_table = _load_channel("test", paths, schema, hp) if "test" in paths.channels else full.take(next(rest))
-    how = "random" if regression else f"stratified on '{schema.label}'"
+    how = "random" if schema.regression else f"stratified on '{schema.label}'"
     log(f"split: train={train_table.n} validation={val_table.n} test={test_table.n} ({how})")
 
     features = preprocess.fit(train_table, schema)  # training split only: no leakage
+    return shards.Prepared(schema, labels, train_table, val_table, test_table, features)
+
+
+def run(
+    paths: Paths,
+    hp: Hyperparameters,
+    now: Optional[dt.datetime] = None,
+    ctx: distributed.Context = distributed.LOCAL,
+    tracker: Optional[tracking.Tracker] = None,
+) -> Dict[str, object]:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    tracker = tracker or tracking.NoTracking()
+    if "train" not in paths.channels:
+        raise DataCheckError(
+            "channel 'train' not found: set SM_CHANNEL_TRAIN or put CSV files in "
+            f"{os.path.join(paths.root, 'input', 'data', 'train')}"
+        )
+    say = log if ctx.is_main else (lambda _: None)
+    if shards.streams(hp, ctx):
+        prepared = shards.prepare(paths, hp, ctx, lambda name, schema: _load_channel(name, paths, schema, hp), say)
+    else:
+        prepared = _prepare_in_memory(paths, hp)
+    schema, labels, features = prepared.schema, prepared.labels, prepared.features
+    train_table, val_table, test_table = prepared.train, prepared.validation, prepared.test
+    regression = schema.regression
+    binary = len(labels) == 2
+    positive_label = (schema.positive_label or labels[-1]) if binary else None
+    if positive_label is not None and positive_label not in labels:
+        raise DataCheckError(f"positive_label {positive_label!r} is not one of the labels {labels}")
+    positive_index = labels.index(positive_label) if positive_label is not None else None
+    task = "regression" if regression else "binary" if binary else "multiclass"
+    # Streaming: train_table is the training sample, so the target scaling, the baselines,
+    # the class weights of the baselines and the CV folds are fitted on it.
     target = Target.fit(schema.label, labels, train_table)
 
     def x_of(table: Table, channel: str) -> torch.Tensor:
@@ -90,33 +107,38 @@ def run(
     objective = objectives.objective_from(hp, task)
     n_classes = len(labels)  # 0: regression
 
-    def fit_all(
-        t: Target, x_tr: torch.Tensor, y_tr: torch.Tensor, x_v: torch.Tensor, y_v: torch.Tensor, quiet: bool
-    ) -> Tuple[TrainResult, List[Predictor]]:
-        """The network and the baselines (network first), each trained on the same rows."""
-        fitted = train(
-            hp, x_tr, y_tr, x_v, y_v, n_classes, None if quiet else paths.checkpoint_dir, positive_index,
-            log=(lambda _: None) if quiet else log,
-            on_epoch=None if quiet else lambda row: tracker.log_metrics(tracking.epoch_metrics(row), int(row["epoch"])),
-        )
+    def network_of(t: Target, fitted: TrainResult) -> Predictor:
         device = torch.device(fitted.device)
-        network = Predictor(
+        return Predictor(
             "model",
             lambda x: t.unscale(evaluate(fitted.model, torch.from_numpy(x), device, regression=regression)),
             fitted.seconds,
             True,
         )
+
+    def fit_baselines(t: Target, x_tr: torch.Tensor, y_tr: torch.Tensor) -> List[Predictor]:
         if regression:
             y_raw = t.unscale(y_tr.numpy()).reshape(-1)
-            return fitted, [network, baselines.linear_regression(x_tr.numpy(), y_raw), baselines.mean(y_raw)]
+            return [baselines.linear_regression(x_tr.numpy(), y_raw), baselines.mean(y_raw)]
         weights = class_weights(hp, y_tr, n_classes)
-        return fitted, [
-            network,
+        return [
             baselines.logistic_regression(x_tr, y_tr, n_classes, hp.weight_decay, weights, hp.seed),
             baselines.majority(y_tr.numpy(), n_classes),
         ]
 
-    result, (network, *simple) = fit_all(target, x_train, y_train, x_val, y_val, quiet=False)
+    def fit_fold(t: Target, x_tr: torch.Tensor, y_tr: torch.Tensor, x_v: torch.Tensor, y_v: torch.Tensor) -> List[Predictor]:
+        """A CV fold: the network (in memory, on rank 0) and the first baseline, on the same rows."""
+        fitted = train(hp, x_tr, y_tr, x_v, y_v, n_classes, None, positive_index, log=lambda _: None)
+        return [network_of(t, fitted), fit_baselines(t, x_tr, y_tr)[0]]
+
+    result = train(
+        hp, x_train, y_train, x_val, y_val, n_classes, paths.checkpoint_dir, positive_index, log=say,
+        stream=prepared.stream,
+        on_epoch=lambda row: tracker.log_metrics(tracking.epoch_metrics(row), int(row["epoch"])),
+    )
+    if not ctx.is_main:  # rank 0 alone evaluates and writes the bundle
+        return {}
+    network, simple = network_of(target, result), fit_baselines(target, x_train, y_train)
     model = result.model
     x_val_np, x_test_np = x_val.numpy(), x_test.numpy()
     y_val_np, y_test_np = target.values(val_table), target.values(test_table)
@@ -169,7 +191,7 @@ def run(
     if hp.cv_folds:
         metrics["cv"] = evaluation.cross_validate(
             hp, objective, train_table, val_table, schema, target, positive_index,
-            lambda *fold: fit_all(*fold, quiet=True)[1][:2], log,
+            fit_fold, log,
         )
     log(
         " ".join(
@@ -249,7 +271,7 @@ def run(
         "features": features,
         "output": output,
         "metrics": metrics,
-        "reference": preprocess.reference_statistics(train_table, features, tracked),
+        "reference": prepared.reference_statistics(tracked),
         "golden": "golden.json",
     }
     export.write_json(os.path.join(paths.model_dir, "manifest.json"), manifest)
@@ -288,35 +310,41 @@ def run(
     return manifest
 
 
-def fail(paths: Paths, message: str) -> None:
-    try:
-        os.makedirs(paths.output_dir, exist_ok=True)
-        with open(paths.failure_file, "w", encoding="utf-8") as f:
-            f.write(message[:1000] + "\n")  # SageMaker keeps the first 1024 characters
-    except OSError:
-        pass
+def fail(paths: Paths, message: str, write: bool = True) -> None:
+    """`write`: leave the reason in output/failure (rank 0 only; the others just print it)."""
+    if write:
+        try:
+            os.makedirs(paths.output_dir, exist_ok=True)
+            with open(paths.failure_file, "w", encoding="utf-8") as f:
+                f.write(message[:1000] + "\n")  # SageMaker keeps the first 1024 characters
+        except OSError:
+            pass
     print(f"ERROR: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     paths = resolve_paths()
+    ctx = distributed.LOCAL
     tracker: tracking.Tracker = tracking.NoTracking()
     try:
         hp = load_hyperparameters(paths, argv)
-        tracker = tracking.from_env(warn=log)
+        ctx = distributed.start(hp.device)
+        tracker = tracking.from_env(warn=log)  # a no-op on every rank but 0
         tracker.start(asdict(hp))
-        run(paths, hp, tracker=tracker)
+        run(paths, hp, ctx=ctx, tracker=tracker)
         tracker.end("FINISHED")
         return 0
     except (DataCheckError, ValueError) as err:
-        fail(paths, str(err))
+        fail(paths, str(err), ctx.is_main)
         tracker.end("FAILED")
         return 1
     except Exception as err:  # noqa: BLE001 - the job must always leave a failure reason
         traceback.print_exc()
-        fail(paths, f"unexpected error: {type(err).__name__}: {err}")
+        fail(paths, f"unexpected error: {type(err).__name__}: {err}", ctx.is_main)
         tracker.end("FAILED")
         return 1
+    finally:
+        ctx.close()
 
 
 if __name__ == "__main__":

@@ -101,6 +101,15 @@ class RegressionTest(unittest.TestCase):
                 "value 'lots' (channel 'train', data row 6)",
             )
 
+    def test_streaming_refuses_a_regression_data_set_by_name(self):
+        # Without this check the shard scan would fail on a misleading class-count error.
+        root = make_root(rows=400, mutate_rows=monthly_spend, mutate_schema=regression_schema)
+        with self.assertRaises(ValueError) as caught:
+            train_in_process(root, epochs=1, stream="on")
+        self.assertEqual(
+            str(caught.exception), "streaming (several processes or stream=on) supports classification only"
+        )
+
 
 if __name__ == "__main__":
     unittest.main()
