@@ -62,7 +62,7 @@ describe('job spec (the one training-job builder)', () => {
       RoleArn: SPEC.roleArn,
       AlgorithmSpecification: {
         TrainingImage: SPEC.imageUri,
-        TrainingInputMode: 'File',
+        TrainingInputMode: 'FastFile',
         MetricDefinitions: [{ Name: 'validation:loss', Regex: 'x' }],
       },
       InputDataConfig: [
@@ -95,6 +95,8 @@ describe('job spec (the one training-job builder)', () => {
       VpcConfig: { SecurityGroupIds: ['sg-1'], Subnets: ['subnet-a', 'subnet-b'] },
       EnableNetworkIsolation: true,
       EnableInterContainerTrafficEncryption: true,
+      // One trainer process per instance unless the spec says how many GPUs it has.
+      Environment: { ML_PROCESSES_PER_NODE: '1' },
       HyperParameters: { epochs: '3' },
       Tags: [
         { Key: 'ml-platform:team', Value: 'fraud' },
@@ -118,13 +120,18 @@ describe('job spec (the one training-job builder)', () => {
     );
     expect(request.EnableNetworkIsolation).toBe(false);
     expect(request.Environment).toEqual({
+      ML_PROCESSES_PER_NODE: '1',
       MLFLOW_TRACKING_URI: arn,
       MLFLOW_EXPERIMENT_NAME: 'fraud-prod',
       MLFLOW_RUN_NAME: 'fraud-prod-train-1',
     });
     // A tuning job's definition names no run: each trial is its own training job.
     expect(trainingJobDefinition({ ...SPEC, trackingServerArn: arn }, {}, 't').Environment).toEqual(
-      { MLFLOW_TRACKING_URI: arn, MLFLOW_EXPERIMENT_NAME: 'fraud-prod' },
+      {
+        ML_PROCESSES_PER_NODE: '1',
+        MLFLOW_TRACKING_URI: arn,
+        MLFLOW_EXPERIMENT_NAME: 'fraud-prod',
+      },
     );
   });
 
