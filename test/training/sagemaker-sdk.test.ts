@@ -261,6 +261,7 @@ describe('--mode sagemaker at the SDK boundary', () => {
     // THEN
     const input = sagemaker.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
     expect(input.Environment).toEqual({
+      ML_PROCESSES_PER_NODE: '1',
       MLFLOW_TRACKING_URI: arn,
       MLFLOW_EXPERIMENT_NAME: 'fraud-dev',
       MLFLOW_RUN_NAME: NAME,
