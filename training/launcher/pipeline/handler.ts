@@ -8,7 +8,6 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import type { ModelPackageStateChange } from '../lifecycle/approval';
 import { PIPELINE_HANDLER_ENV, type PipelinePolicy, type PipelineStep } from './contract';
 import * as steps from './steps';
-import type { ExecutionRecord } from './summary';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -67,8 +66,16 @@ const RUN: Record<PipelineStep, (p: steps.PipelineContext, input: Input) => Prom
   promote: (p, i) => steps.promoteStep(p, i as never),
   rollback: (p, i) => steps.rollbackStep(p, i as never),
   cleanup: (p, i) => steps.cleanup(p, i as never),
-  notify: (p, i) => steps.notify(p, i as unknown as ExecutionRecord),
+  notify: (p, i) => steps.notify(p, i as never),
 };
+
+/** Runs one step (or, for an EventBridge event without `step`, resumes a waiting execution). */
+export async function runStep(p: steps.PipelineContext, event: Input & { step?: PipelineStep }) {
+  const step: PipelineStep = event.step ?? 'resume';
+  const run = RUN[step];
+  if (!run) throw new Error(`unknown pipeline step '${String(step)}'`);
+  return run(p, event);
+}
 
 let ctx: steps.PipelineContext | undefined;
 
@@ -78,15 +85,7 @@ let ctx: steps.PipelineContext | undefined;
  */
 export async function handler(event: Input & { step?: PipelineStep }) {
   ctx ??= pipelineFromEnv();
-  const step: PipelineStep = event.step ?? 'resume';
-  const run = RUN[step];
-  if (!run) throw new Error(`unknown pipeline step '${String(step)}'`);
-  const result = await run(ctx, event);
-  console.log(JSON.stringify({ step, result }));
+  const result = await runStep(ctx, event);
+  console.log(JSON.stringify({ step: event.step ?? 'resume', result }));
   return result;
-}
-
-/** Tests build a fresh context after changing the environment. */
-export function resetForTests(): void {
-  ctx = undefined;
 }

@@ -39,7 +39,7 @@ import { readAlias, readVersionManifest } from '../lifecycle/store';
 import { judgeCanary, type CanaryVerdict, type VersionFigures } from './canary';
 import { LOCK_KEY, PIPELINE_DATA_FOLDER, PIPELINE_ERRORS, type PipelinePolicy } from './contract';
 import { gate, type GateResult } from './gate';
-import { summary, type ExecutionRecord } from './summary';
+import { errorMessage, summary, type ExecutionRecord } from './summary';
 
 /** Everything a step works with: the lifecycle library's context and the pipeline's clients. */
 export interface PipelineContext {
@@ -369,41 +369,39 @@ export async function rollbackStep(p: PipelineContext, input: { reason: string }
   return { from: result.from, to: result.to };
 }
 
+/** The execution's state as the state machine passes it (`record: $`). */
+type State = Omit<ExecutionRecord, 'outcome' | 'executionArn'> & {
+  readonly approvalError?: ExecutionRecord['error'];
+};
+
 /**
- * After a failure: the candidate is cleared if it is this execution's version, and that
- * version's package rejected unless production serves it. Production is never touched.
+ * After a failure or an approval timeout: the candidate is cleared if it is this execution's
+ * version, and that version's package rejected unless production serves it. Production is
+ * never touched.
  */
-export async function cleanup(p: PipelineContext, input: { version?: string; error?: string }) {
-  const { version } = input;
-  if (!version) return { cleared: false };
+export async function cleanup(p: PipelineContext, input: { record: State }) {
+  const version = input.record.publish?.version;
+  if (!version) return { cleared: false, rejected: false };
+  const why = `retraining pipeline: ${input.record.error ? errorMessage(input.record.error) : 'no registry approval in time'}`;
   const candidate = await readAlias(p.lifecycle.store, 'candidate');
   const cleared =
-    candidate.alias?.version === version
-      ? (await clearCandidate(
-          p.lifecycle,
-          `retraining pipeline failed: ${input.error ?? 'unknown error'}`,
-          candidate,
-        )) !== undefined
-      : false;
+    candidate.alias?.version === version &&
+    (await clearCandidate(p.lifecycle, why, candidate)) !== undefined;
   const production = (await readAlias(p.lifecycle.store, 'production')).alias?.version;
   const pkg = production === version ? undefined : await findPackage(p.lifecycle.registry, version);
-  if (pkg)
-    await setApproval(
-      p.lifecycle.registry,
-      pkg,
-      'Rejected',
-      `retraining pipeline failed: ${input.error ?? 'unknown error'}`,
-    );
-  return { cleared };
+  if (pkg) await setApproval(p.lifecycle.registry, pkg, 'Rejected', why);
+  return { cleared, rejected: pkg !== undefined };
 }
 
 /** The summary to the team's topic: versions, the gate table, canary figures, the outcome. */
-export async function notify(p: PipelineContext, record: ExecutionRecord) {
+export async function notify(
+  p: PipelineContext,
+  input: { outcome: ExecutionRecord['outcome']; executionArn: string; record: State },
+) {
+  const record: ExecutionRecord = { ...input.record, outcome: input.outcome, executionArn: input.executionArn };
   const { subject, message } = summary(p.lifecycle.store.modelName, p.team, record);
   const res = await aws('notifying the team topic', () =>
-    p.clients.sns.send(
-      new PublishCommand({ TopicArn: p.topicArn, Subject: subject, Message: message }),
-    ),
+    p.clients.sns.send(new PublishCommand({ TopicArn: p.topicArn, Subject: subject, Message: message })),
   );
   return { messageId: res.MessageId ?? null, subject };
 }
