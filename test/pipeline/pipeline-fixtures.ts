@@ -1,5 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -25,13 +26,18 @@ export const POLICY: PipelinePolicy = {
   latencyP99Ms: 100,
 };
 
-/** A stack with one team's pipeline (and what it needs), synthesized. */
+/** A stack with one team's pipeline (and what it needs: data lake, key, topic, drift alarm), synthesized. */
 export function pipelineStack(overrides: Partial<RetrainingPipelineProps> = {}, team = 'fraud') {
   const app = new App();
   const stack = new Stack(app, `${team}-pipeline`, { env: { account: '123456789012', region: 'eu-west-1' } });
   const dataLake = new DataLake(stack, 'DataLake', {});
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
   const topic = new sns.Topic(stack, 'Topic', { masterKey: key, enforceSSL: true });
+  const driftAlarm = new cloudwatch.Alarm(stack, 'DataDrift', {
+    metric: new cloudwatch.Metric({ namespace: 'MlPlatform/Serving', metricName: 'MaxFeatureDriftPsi' }),
+    threshold: 0.25,
+    evaluationPeriods: 1,
+  });
   const trainingRole = new iam.Role(stack, 'TrainingRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
   const pipeline = new RetrainingPipeline(stack, 'Retraining', {
     team,
@@ -50,6 +56,7 @@ export function pipelineStack(overrides: Partial<RetrainingPipelineProps> = {}, 
     approvalTimeout: Duration.hours(72),
     maxTrainingTime: Duration.hours(48),
     logGroupPrefix: `/ml-platform/${team}/dev`,
+    driftAlarm,
     ...overrides,
   });
   return { app, stack, pipeline, template: Template.fromStack(stack) };
