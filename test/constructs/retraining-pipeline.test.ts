@@ -26,15 +26,29 @@ describe('RetrainingPipeline', () => {
       expect({ name, timeout: typeof state.TimeoutSeconds }).toEqual({ name, timeout: 'number' });
       const retry = state.Retry as Json[];
       expect({ name, retries: retry?.length > 0 }).toEqual({ name, retries: true });
-      for (const r of retry) expect(r).toMatchObject({ BackoffRate: 2, MaxAttempts: expect.any(Number) });
+      for (const r of retry)
+        expect(r).toMatchObject({ BackoffRate: 2, MaxAttempts: expect.any(Number) });
     }
   });
 
   test('every state that does work catches any failure into the clean-up path', () => {
-    const work = ['Prepare training job', 'Train', 'Gate', 'Publish and register', 'Wait for approval', 'Canary', 'Canary check', 'Promote', 'Roll back'];
+    const work = [
+      'Prepare training job',
+      'Train',
+      'Gate',
+      'Publish and register',
+      'Wait for approval',
+      'Canary',
+      'Canary check',
+      'Promote',
+      'Roll back',
+    ];
     for (const name of work) {
       const catches = states[name].Catch as { ErrorEquals: string[]; Next: string }[];
-      expect({ name, last: catches.at(-1) }).toEqual({ name, last: { ErrorEquals: ['States.ALL'], Next: 'Clean up', ResultPath: '$.error' } });
+      expect({ name, last: catches.at(-1) }).toEqual({
+        name,
+        last: { ErrorEquals: ['States.ALL'], Next: 'Clean up', ResultPath: '$.error' },
+      });
     }
     expect(states['Clean up'].Next).toBe('Notify failed');
   });
@@ -42,7 +56,10 @@ describe('RetrainingPipeline', () => {
   test('trains with the launcher job request through the SageMaker .sync integration', () => {
     expect(states.Train).toMatchObject({
       Resource: 'arn:aws:states:::sagemaker:createTrainingJob.sync',
-      Parameters: { 'TrainingJobName.$': '$.job.request.TrainingJobName', 'HyperParameters.$': '$.job.request.HyperParameters' },
+      Parameters: {
+        'TrainingJobName.$': '$.job.request.TrainingJobName',
+        'HyperParameters.$': '$.job.request.HyperParameters',
+      },
       // 48 hours of training (spot waits included) plus one.
       TimeoutSeconds: 49 * 3600,
     });
@@ -90,7 +107,9 @@ describe('RetrainingPipeline', () => {
     // is fraud's own: its stack's buckets and key, its group, its job prefix, its parameters.
     const policies = template.findResources('AWS::IAM::Policy');
     const statements = Object.values(policies).flatMap(
-      (p) => (p as { Properties: { PolicyDocument: { Statement: Json[] } } }).Properties.PolicyDocument.Statement,
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: Json[] } } }).Properties.PolicyDocument
+          .Statement,
     );
     const text = (v: unknown) => JSON.stringify(v);
     for (const s of statements) {
@@ -99,16 +118,26 @@ describe('RetrainingPipeline', () => {
       if (actions.some((a) => a.startsWith('s3:') || a.startsWith('kms:')))
         for (const r of resources) expect(text(r)).toMatch(/DataLake|Key/);
       if (actions.some((a) => a.startsWith('sagemaker:')))
-        for (const r of resources) expect(text(r)).toMatch(/mlp-fraud-dev-churn|training-job\/fraud-dev-\*/);
-      if (actions.some((a) => a.startsWith('ssm:'))) for (const r of resources) expect(text(r)).toContain('ml-platform/fraud/dev/training');
-      if (actions.includes('iam:PassRole')) expect(s.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+        for (const r of resources)
+          expect(text(r)).toMatch(/mlp-fraud-dev-churn|training-job\/fraud-dev-\*/);
+      if (actions.some((a) => a.startsWith('ssm:')))
+        for (const r of resources) expect(text(r)).toContain('ml-platform/fraud/dev/training');
+      if (actions.includes('iam:PassRole'))
+        expect(s.Condition).toEqual({
+          StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+        });
     }
     expect(text(statements)).not.toMatch(/mlp-search|search-dev/);
   });
 
   test('a team file with a pipeline section synthesizes the whole loop with zero unacknowledged cdk-nag findings', () => {
     const { app } = buildApp([
-      teamConfig({ team: 'fraud', stage: 'prod', training: { retrainSchedule: 'cron(0 3 ? * MON *)' }, pipeline: { gate: { primaryFloor: 0.6 } } }),
+      teamConfig({
+        team: 'fraud',
+        stage: 'prod',
+        training: { retrainSchedule: 'cron(0 3 ? * MON *)' },
+        pipeline: { gate: { primaryFloor: 0.6 } },
+      }),
     ]);
     const assembly = app.synth();
     const stack = assembly.getStackByName('mlp-fraud-prod');

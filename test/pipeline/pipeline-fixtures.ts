@@ -6,7 +6,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Duration } from 'aws-cdk-lib';
 import { DataLake } from '../../constructs/data-lake';
-import { RetrainingPipeline, type RetrainingPipelineProps } from '../../constructs/lifecycle/retraining-pipeline';
+import {
+  RetrainingPipeline,
+  type RetrainingPipelineProps,
+} from '../../constructs/lifecycle/retraining-pipeline';
 import type { PipelinePolicy } from '../../training/launcher/pipeline/contract';
 
 /** The policy of the tests: the config defaults of a dev stage, a 15-minute bake. */
@@ -29,16 +32,23 @@ export const POLICY: PipelinePolicy = {
 /** A stack with one team's pipeline (and what it needs: data lake, key, topic, drift alarm), synthesized. */
 export function pipelineStack(overrides: Partial<RetrainingPipelineProps> = {}, team = 'fraud') {
   const app = new App();
-  const stack = new Stack(app, `${team}-pipeline`, { env: { account: '123456789012', region: 'eu-west-1' } });
+  const stack = new Stack(app, `${team}-pipeline`, {
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
   const dataLake = new DataLake(stack, 'DataLake', {});
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
   const topic = new sns.Topic(stack, 'Topic', { masterKey: key, enforceSSL: true });
   const driftAlarm = new cloudwatch.Alarm(stack, 'DataDrift', {
-    metric: new cloudwatch.Metric({ namespace: 'MlPlatform/Serving', metricName: 'MaxFeatureDriftPsi' }),
+    metric: new cloudwatch.Metric({
+      namespace: 'MlPlatform/Serving',
+      metricName: 'MaxFeatureDriftPsi',
+    }),
     threshold: 0.25,
     evaluationPeriods: 1,
   });
-  const trainingRole = new iam.Role(stack, 'TrainingRole', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') });
+  const trainingRole = new iam.Role(stack, 'TrainingRole', {
+    assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+  });
   const pipeline = new RetrainingPipeline(stack, 'Retraining', {
     team,
     stage: 'dev',
@@ -74,7 +84,8 @@ export function definitionOf(template: Template): Json {
   const resolve = (part: unknown): string => {
     if (typeof part === 'string') return part;
     const p = part as Json;
-    if (p['Fn::GetAtt']) return `arn:aws:lambda:eu-west-1:123456789012:function:${(p['Fn::GetAtt'] as string[])[0]}`;
+    if (p['Fn::GetAtt'])
+      return `arn:aws:lambda:eu-west-1:123456789012:function:${(p['Fn::GetAtt'] as string[])[0]}`;
     if (p.Ref === 'AWS::Partition') return 'aws';
     if (p.Ref === 'AWS::Region') return 'eu-west-1';
     if (p.Ref === 'AWS::AccountId') return '123456789012';
@@ -82,6 +93,7 @@ export function definitionOf(template: Template): Json {
     throw new Error(`unexpected token in the definition: ${JSON.stringify(part)}`);
   };
   const def = machine.Properties.DefinitionString as { 'Fn::Join'?: [string, unknown[]] } | string;
-  const text = typeof def === 'string' ? def : def['Fn::Join']![1].map(resolve).join(def['Fn::Join']![0]);
+  const text =
+    typeof def === 'string' ? def : def['Fn::Join']![1].map(resolve).join(def['Fn::Join']![0]);
   return JSON.parse(text) as Json;
 }

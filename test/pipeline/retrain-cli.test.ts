@@ -17,7 +17,11 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
       method: 'POST',
       body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }),
     });
-    sfn = new SFNClient({ region: REGION, endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    sfn = new SFNClient({
+      region: REGION,
+      endpoint: moto.url,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
   });
   afterAll(() => moto.stop());
 
@@ -29,12 +33,32 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
         roleArn: 'arn:aws:iam::123456789012:role/sfn',
       }),
     );
-    await moto.ssm.send(new PutParameterCommand({ Name: PARAMETER, Value: machine.stateMachineArn!, Type: 'String', Overwrite: true }));
+    await moto.ssm.send(
+      new PutParameterCommand({
+        Name: PARAMETER,
+        Value: machine.stateMachineArn!,
+        Type: 'String',
+        Overwrite: true,
+      }),
+    );
     return machine.stateMachineArn!;
   };
   const retrain = async (...args: string[]) => {
     const runtime = recordingRuntime(DUMMY_CREDENTIALS);
-    const code = await main(['--team', 'fraud', '--region', REGION, '--endpoint-url', moto.url, '--poll-seconds', '1', ...args], runtime);
+    const code = await main(
+      [
+        '--team',
+        'fraud',
+        '--region',
+        REGION,
+        '--endpoint-url',
+        moto.url,
+        '--poll-seconds',
+        '1',
+        ...args,
+      ],
+      runtime,
+    );
     return { code, out: runtime.out, err: runtime.err };
   };
 
@@ -54,16 +78,28 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
     const r = await retrain();
     expect(r.code).toBe(0);
     expect(r.err[0]).toMatch(
-      new RegExp(`^started ${arn.replace('stateMachine', 'execution')}:[0-9a-f-]+: https://eu-west-1\\.console\\.aws\\.amazon\\.com/states/home\\?region=eu-west-1#/v2/executions/details/arn:aws:states:`),
+      new RegExp(
+        `^started ${arn.replace('stateMachine', 'execution')}:[0-9a-f-]+: https://eu-west-1\\.console\\.aws\\.amazon\\.com/states/home\\?region=eu-west-1#/v2/executions/details/arn:aws:states:`,
+      ),
     );
-    expect(r.err).toEqual(expect.arrayContaining(['-> Acquire lock', '-> Gate', 'execution SUCCEEDED']));
+    expect(r.err).toEqual(
+      expect.arrayContaining(['-> Acquire lock', '-> Gate', 'execution SUCCEEDED']),
+    );
     expect(JSON.parse(r.out.at(-1)!)).toEqual({ outcome: 'promoted' });
   });
 
   test('an execution that fails exits non-zero with its error', async () => {
-    await deploy('mlp-fraud-dev-retraining-2', { Boom: { Type: 'Fail', Error: 'RetrainingFailed', Cause: 'the gate could not read the manifest' } });
+    await deploy('mlp-fraud-dev-retraining-2', {
+      Boom: {
+        Type: 'Fail',
+        Error: 'RetrainingFailed',
+        Cause: 'the gate could not read the manifest',
+      },
+    });
     const r = await retrain();
     expect(r.code).not.toBe(0);
-    expect(r.err.at(-1)).toMatch(/^error: retraining execution arn:aws:states:.* ended FAILED: RetrainingFailed: the gate could not read the manifest$/);
+    expect(r.err.at(-1)).toMatch(
+      /^error: retraining execution arn:aws:states:.* ended FAILED: RetrainingFailed: the gate could not read the manifest$/,
+    );
   });
 });

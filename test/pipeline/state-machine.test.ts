@@ -5,7 +5,12 @@ import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwat
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { StateMachine, type EventLog } from 'aws-local-stepfunctions';
 import {
@@ -18,8 +23,24 @@ import { readAlias } from '../../training/launcher/lifecycle/store';
 import type { PipelinePolicy } from '../../training/launcher/pipeline/contract';
 import { runStep } from '../../training/launcher/pipeline/handler';
 import type { PipelineContext } from '../../training/launcher/pipeline/steps';
-import { BUCKET, bundle, lifecycleOn, MODEL, motoS3, putArchive, putBytes, seedModelTeam, type Json } from '../lifecycle/fixtures';
-import { DUMMY_CREDENTIALS, REGION, seedTeam, startMoto, type Moto } from '../training/aws-fixtures';
+import {
+  BUCKET,
+  bundle,
+  lifecycleOn,
+  MODEL,
+  motoS3,
+  putArchive,
+  putBytes,
+  seedModelTeam,
+  type Json,
+} from '../lifecycle/fixtures';
+import {
+  DUMMY_CREDENTIALS,
+  REGION,
+  seedTeam,
+  startMoto,
+  type Moto,
+} from '../training/aws-fixtures';
 import { removeTempDirs } from '../training/helpers';
 import { definitionOf, pipelineStack, POLICY } from './pipeline-fixtures';
 
@@ -41,7 +62,11 @@ const STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:mlp-frau
 const LOCK_TABLE = 'mlp-fraud-dev-retraining-lock';
 
 const client = <T>(C: new (c: object) => T, moto: Moto): T =>
-  new C({ region: REGION, endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  new C({
+    region: REGION,
+    endpoint: moto.url,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
 
 /** The synthesized definition (once: the pipeline's Lambda is bundled by esbuild). */
 const { template } = pipelineStack();
@@ -56,9 +81,16 @@ const savedEnv = { ...process.env };
 beforeAll(async () => {
   moto = await startMoto();
   Object.assign(process.env, DUMMY_CREDENTIALS);
-  await seedTeam(moto, 'fraud', 'dev', { 'output-s3-uri': `s3://${BUCKET}/training`, 'data-s3-uri': 's3://fraud-dev-data/training' });
+  await seedTeam(moto, 'fraud', 'dev', {
+    'output-s3-uri': `s3://${BUCKET}/training`,
+    'data-s3-uri': 's3://fraud-dev-data/training',
+  });
   await seedModelTeam(moto, 'auto');
-  await putBytes(moto, 's3://fraud-dev-data/training/current/train/data.csv', 'tenure_months,plan\n3,pro\n');
+  await putBytes(
+    moto,
+    's3://fraud-dev-data/training/current/train/data.csv',
+    'tenure_months,plan\n3,pro\n',
+  );
   await client(DynamoDBClient, moto).send(
     new CreateTableCommand({
       TableName: LOCK_TABLE,
@@ -72,9 +104,19 @@ beforeAll(async () => {
   const sqs = client(SQSClient, moto);
   topicArn = (await sns.send(new CreateTopicCommand({ Name: 'mlp-fraud-dev-alarms' }))).TopicArn!;
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'notifications' }))).QueueUrl!;
-  const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })))
-    .Attributes!.QueueArn!;
-  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: { RawMessageDelivery: 'true' } }));
+  const queueArn = (
+    await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    )
+  ).Attributes!.QueueArn!;
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: topicArn,
+      Protocol: 'sqs',
+      Endpoint: queueArn,
+      Attributes: { RawMessageDelivery: 'true' },
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -84,9 +126,16 @@ afterAll(async () => {
 });
 
 /** The step handler's context on moto, as pipelineFromEnv builds it in the Lambda. */
-function pipelineOn(policy: PipelinePolicy = POLICY, approval: 'manual' | 'auto' = 'auto'): PipelineContext {
+function pipelineOn(
+  policy: PipelinePolicy = POLICY,
+  approval: 'manual' | 'auto' = 'auto',
+): PipelineContext {
   const s3 = motoS3(moto);
-  const lifecycle = { ...lifecycleOn(moto, s3), now: () => NOW, actor: async () => 'retraining-pipeline:test' };
+  const lifecycle = {
+    ...lifecycleOn(moto, s3),
+    now: () => NOW,
+    actor: async () => 'retraining-pipeline:test',
+  };
   return {
     lifecycle: { ...lifecycle, registry: { ...lifecycle.registry, approval } },
     team: { team: 'fraud', stage: 'dev' },
@@ -110,7 +159,9 @@ async function notifications(): Promise<string[]> {
   const sqs = client(SQSClient, moto);
   const out: string[] = [];
   for (;;) {
-    const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
+    const res = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
     if (!res.Messages?.length) return out;
     out.push(...res.Messages.map((m) => m.Body!));
     // moto makes received messages invisible: the next call returns the rest.
@@ -128,13 +179,23 @@ function withMetrics(m: Json, t: Trained) {
   m.metrics = {
     ...m.metrics,
     objective: { metric: 'f1', parameter: null, target: null },
-    verdict: { value: t.f1, target_met: null, best_baseline: 'majority', best_baseline_value: 0, margin: t.f1, beats_baselines: true },
+    verdict: {
+      value: t.f1,
+      target_met: null,
+      best_baseline: 'majority',
+      best_baseline_value: 0,
+      margin: t.f1,
+      beats_baselines: true,
+    },
     ...(t.segments ? { segments: { column: 'region', values: t.segments } } : {}),
   };
 }
 
 /** Per-version serving metrics in the bake window, as the service's EMF lines would leave them. */
-async function serve(version: string, f: { requests: number; errors: number; p99: number; low: number }) {
+async function serve(
+  version: string,
+  f: { requests: number; errors: number; p99: number; low: number },
+) {
   const cloudwatch = client(CloudWatchClient, moto);
   const dims = { Team: 'fraud', Stage: 'dev', Model: MODEL, Version: version };
   const at = new Date(NOW.getTime() - 5 * 60_000);
@@ -181,7 +242,9 @@ async function execute(opts: {
 }): Promise<Run> {
   const p = pipelineOn(opts.policy, opts.registry);
   const name = `run-${++executions}`;
-  const executionArn = opts.executionArn ?? `arn:aws:states:${REGION}:${ACCOUNT}:execution:mlp-fraud-dev-retraining:${name}`;
+  const executionArn =
+    opts.executionArn ??
+    `arn:aws:states:${REGION}:${ACCOUNT}:execution:mlp-fraud-dev-retraining:${name}`;
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const [stateName, state] of Object.entries(STATES)) {
     if (state.Type !== 'Task') continue;
@@ -189,7 +252,10 @@ async function execute(opts: {
       handlers[stateName] = async (input) => (await runStep(p, input)) as Json;
   }
   handlers.Train = async (request: Json) => {
-    if (opts.train === 'fail') throw Object.assign(new Error('AlgorithmError: training diverged'), { name: 'States.TaskFailed' });
+    if (opts.train === 'fail')
+      throw Object.assign(new Error('AlgorithmError: training diverged'), {
+        name: 'States.TaskFailed',
+      });
     const trained = opts.train;
     const dir = bundle(trained.version, ({ manifest }) => withMetrics(manifest, trained));
     const artifact = `s3://${BUCKET}/training/${request.TrainingJobName}/output/model.tar.gz`;
@@ -210,14 +276,17 @@ async function execute(opts: {
     };
   }
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
-  const execution = machine.run({ trigger: 'cli' }, {
-    overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { Bake: 0 } },
-    context: {
-      Execution: { Id: executionArn, Name: name, StartTime: NOW.toISOString() },
-      StateMachine: { Id: STATE_MACHINE, Name: 'mlp-fraud-dev-retraining' },
-      Task: { Token: `token-of-${name}` },
+  const execution = machine.run(
+    { trigger: 'cli' },
+    {
+      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { Bake: 0 } },
+      context: {
+        Execution: { Id: executionArn, Name: name, StartTime: NOW.toISOString() },
+        StateMachine: { Id: STATE_MACHINE, Name: 'mlp-fraud-dev-retraining' },
+        Task: { Token: `token-of-${name}` },
+      },
     },
-  });
+  );
   const entered: string[] = [];
   const logs = (async () => {
     for await (const e of execution.eventLogs as AsyncGenerator<EventLog>)
@@ -235,8 +304,15 @@ async function execute(opts: {
 
 async function aliases() {
   const store = lifecycleOn(moto, motoS3(moto)).store;
-  const [production, candidate] = await Promise.all([readAlias(store, 'production'), readAlias(store, 'candidate')]);
-  return { production: production.alias?.version, candidate: candidate.alias?.version, candidateShare: candidate.alias?.traffic_percent };
+  const [production, candidate] = await Promise.all([
+    readAlias(store, 'production'),
+    readAlias(store, 'candidate'),
+  ]);
+  return {
+    production: production.alias?.version,
+    candidate: candidate.alias?.version,
+    candidateShare: candidate.alias?.traffic_percent,
+  };
 }
 
 async function packageStatus(version: string) {
@@ -252,13 +328,24 @@ describe('the synthesized retraining state machine, run locally against moto', (
     const run = await execute({ train: { version: 'v1', f1: 0.55, segments: SEGMENTS(0.5) } });
     expect(run.error).toBeUndefined();
     expect(run.entered).toEqual(
-      expect.arrayContaining(['Acquire lock', 'Prepare training job', 'Train', 'Gate', 'Publish and register', 'Notify first-model', 'Release lock', 'Done']),
+      expect.arrayContaining([
+        'Acquire lock',
+        'Prepare training job',
+        'Train',
+        'Gate',
+        'Publish and register',
+        'Notify first-model',
+        'Release lock',
+        'Done',
+      ]),
     );
     expect(run.entered).not.toContain('Canary');
     expect(await aliases()).toMatchObject({ production: 'v1' });
     expect(await packageStatus('v1')).toBe('Approved');
     const [message] = await notifications();
-    expect(message).toContain('Retraining of churn (fraud/dev): promoted: the first model is production');
+    expect(message).toContain(
+      'Retraining of churn (fraud/dev): promoted: the first model is production',
+    );
     expect(message).toContain('Gate (f1): first model: f1 0.55: 3 checks passed');
   });
 
@@ -271,8 +358,10 @@ describe('the synthesized retraining state machine, run locally against moto', (
     expect(await aliases()).toEqual(before);
     expect(await packageStatus('v2')).toBeUndefined();
     const [message] = await notifications();
-    expect(message).toContain("not promoted: the candidate failed the gate");
-    expect(message).toContain("f1 0.4 misses production's 0.55 x (1 - 0.005) = 0.5473 (training.promotionMargin)");
+    expect(message).toContain('not promoted: the candidate failed the gate');
+    expect(message).toContain(
+      "f1 0.4 misses production's 0.55 x (1 - 0.005) = 0.5473 (training.promotionMargin)",
+    );
     expect(message).toContain('| f1 | 0.4 | 0.55 | >= 0.5473 | NO |');
   });
 
@@ -281,7 +370,9 @@ describe('the synthesized retraining state machine, run locally against moto', (
     await serve('v1', { requests: 4000, errors: 4, p99: 40, low: 400 });
     const run = await execute({ train: { version: 'v3', f1: 0.6, segments: SEGMENTS(0.51) } });
     expect(run.error).toBeUndefined();
-    expect(run.entered).toEqual(expect.arrayContaining(['Canary', 'Bake', 'Canary check', 'Promote', 'Notify promoted']));
+    expect(run.entered).toEqual(
+      expect.arrayContaining(['Canary', 'Bake', 'Canary check', 'Promote', 'Notify promoted']),
+    );
     expect(await aliases()).toMatchObject({ production: 'v3', candidateShare: 0 });
     expect(await packageStatus('v3')).toBe('Approved');
     const [message] = await notifications();
@@ -295,28 +386,39 @@ describe('the synthesized retraining state machine, run locally against moto', (
     await serve('v3', { requests: 4000, errors: 4, p99: 40, low: 400 });
     const run = await execute({ train: { version: 'v4', f1: 0.61, segments: SEGMENTS(0.51) } });
     expect(run.error).toBeUndefined();
-    expect(run.entered).toEqual(expect.arrayContaining(['Canary check', 'Roll back', 'Notify rolled-back']));
+    expect(run.entered).toEqual(
+      expect.arrayContaining(['Canary check', 'Roll back', 'Notify rolled-back']),
+    );
     expect(await aliases()).toMatchObject({ production: 'v3', candidate: 'v4', candidateShare: 0 });
     expect(await packageStatus('v4')).toBe('Rejected');
     const [message] = await notifications();
     expect(message).toContain('rolled back: the canary did not hold');
-    expect(message).toContain('Canary: unhealthy: error rate 8% above 5% (monitoring.errorRateThreshold)');
+    expect(message).toContain(
+      'Canary: unhealthy: error rate 8% above 5% (monitoring.errorRateThreshold)',
+    );
   });
 
   test('a canary with too little traffic bakes again up to the limit, then is rolled back (lowTraffic: extend)', async () => {
     await serve('v5', { requests: 10, errors: 0, p99: 41, low: 1 });
     const run = await execute({ train: { version: 'v5', f1: 0.62, segments: SEGMENTS(0.51) } });
     expect(run.error).toBeUndefined();
-    expect(run.entered.filter((s) => s === 'Canary check')).toHaveLength(POLICY.maxBakeExtensions + 1);
+    expect(run.entered.filter((s) => s === 'Canary check')).toHaveLength(
+      POLICY.maxBakeExtensions + 1,
+    );
     expect(run.entered).toContain('Roll back');
     expect(await aliases()).toMatchObject({ production: 'v3', candidateShare: 0 });
     const [message] = await notifications();
-    expect(message).toContain('Canary: low-traffic: the candidate answered 10 requests in 15 minutes, fewer than the 100 needed to judge it (pipeline.minCanaryRequests)');
+    expect(message).toContain(
+      'Canary: low-traffic: the candidate answered 10 requests in 15 minutes, fewer than the 100 needed to judge it (pipeline.minCanaryRequests)',
+    );
   });
 
   test('a canary with too little traffic is rolled back at once (lowTraffic: rollback)', async () => {
     await serve('v6', { requests: 10, errors: 0, p99: 41, low: 1 });
-    const run = await execute({ train: { version: 'v6', f1: 0.62, segments: SEGMENTS(0.51) }, policy: { ...POLICY, lowTraffic: 'rollback' } });
+    const run = await execute({
+      train: { version: 'v6', f1: 0.62, segments: SEGMENTS(0.51) },
+      policy: { ...POLICY, lowTraffic: 'rollback' },
+    });
     expect(run.entered.filter((s) => s === 'Canary check')).toHaveLength(1);
     expect(run.entered).toContain('Roll back');
     expect(await aliases()).toMatchObject({ production: 'v3', candidateShare: 0 });
@@ -327,7 +429,9 @@ describe('the synthesized retraining state machine, run locally against moto', (
     const before = await aliases();
     const run = await execute({ train: 'fail' });
     expect(run.error?.message).toMatch(/RetrainingFailed|States.TaskFailed/);
-    expect(run.entered).toEqual(expect.arrayContaining(['Train', 'Clean up', 'Notify failed', 'Release lock', 'Failed']));
+    expect(run.entered).toEqual(
+      expect.arrayContaining(['Train', 'Clean up', 'Notify failed', 'Release lock', 'Failed']),
+    );
     expect(await aliases()).toEqual(before);
     const [message] = await notifications();
     expect(message).toContain('failed: nothing was promoted, production is unchanged');
@@ -340,30 +444,58 @@ describe('the synthesized retraining state machine, run locally against moto', (
     const machine = await sfn.send(
       new CreateStateMachineCommand({
         name: 'mlp-fraud-dev-retraining',
-        definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 3600, End: true } } }),
+        definition: JSON.stringify({
+          StartAt: 'W',
+          States: { W: { Type: 'Wait', Seconds: 3600, End: true } },
+        }),
         roleArn: `arn:aws:iam::${ACCOUNT}:role/sfn`,
       }),
     );
-    const running = await sfn.send(new StartExecutionCommand({ stateMachineArn: machine.stateMachineArn!, name: 'long' }));
-    const first = await runStep(pipelineOn(), { step: 'lock', executionArn: running.executionArn! });
+    const running = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: machine.stateMachineArn!, name: 'long' }),
+    );
+    const first = await runStep(pipelineOn(), {
+      step: 'lock',
+      executionArn: running.executionArn!,
+    });
     expect(first).toEqual({ acquired: true });
     // WHEN a second trigger starts an execution
     const run = await execute({ train: { version: 'v9', f1: 0.9 } });
     // THEN it trains nothing, notifies, and leaves the lock to the running one
     expect(run.error).toBeUndefined();
-    expect(run.entered).toEqual(['Acquire lock', 'Lock acquired?', 'Notify skipped', 'Release lock', 'Failed?', 'Done']);
+    expect(run.entered).toEqual([
+      'Acquire lock',
+      'Lock acquired?',
+      'Notify skipped',
+      'Release lock',
+      'Failed?',
+      'Done',
+    ]);
     const [message] = await notifications();
     expect(message).toContain('skipped: another execution is running');
     expect(message).toContain(`running execution: ${running.executionArn}`);
-    expect(await runStep(pipelineOn(), { step: 'release', executionArn: running.executionArn! })).toEqual({ released: true });
+    expect(
+      await runStep(pipelineOn(), { step: 'release', executionArn: running.executionArn! }),
+    ).toEqual({ released: true });
   });
 
   test('a manual-approval timeout ends cleanly: the package is rejected, nothing is promoted', async () => {
     // GIVEN a stage with manual approval, and a registry that never answers
     const before = await aliases();
-    const run = await execute({ train: { version: 'v7', f1: 0.63, segments: SEGMENTS(0.51) }, registry: 'manual', approval: 'never' });
+    const run = await execute({
+      train: { version: 'v7', f1: 0.63, segments: SEGMENTS(0.51) },
+      registry: 'manual',
+      approval: 'never',
+    });
     expect(run.error).toBeUndefined();
-    expect(run.entered).toEqual(expect.arrayContaining(['Wait for approval', 'Reject unapproved package', 'Notify approval-timeout', 'Done']));
+    expect(run.entered).toEqual(
+      expect.arrayContaining([
+        'Wait for approval',
+        'Reject unapproved package',
+        'Notify approval-timeout',
+        'Done',
+      ]),
+    );
     expect(run.entered).not.toContain('Canary');
     expect(await aliases()).toEqual(before);
     expect(await packageStatus('v7')).toBe('Rejected');

@@ -5,7 +5,10 @@ import { processRuntime, type Runtime } from './cli/runtime';
 import { runRetrain } from './commands/retrain';
 
 /** Runs `npm run retrain`; returns the exit code (user errors: one line, their own code). */
-export function main(argv: readonly string[], runtime: Runtime = processRuntime()): Promise<number> {
+export function main(
+  argv: readonly string[],
+  runtime: Runtime = processRuntime(),
+): Promise<number> {
   return runCli(
     {
       parse: (args, env) => parseWith<RetrainCommand, RetrainOptions>(RETRAIN_CLI, args, env),

@@ -39,5 +39,8 @@ export const RETRAIN_CLI: CliSpec<RetrainCommand> = {
   commands: RETRAIN_COMMANDS,
   defaultCommand: 'start',
   options: RETRAIN_OPTIONS,
-  examples: ['npm run retrain -- --team fraud --stage prod', 'npm run retrain -- --team fraud --no-follow'],
+  examples: [
+    'npm run retrain -- --team fraud --stage prod',
+    'npm run retrain -- --team fraud --no-follow',
+  ],
 };

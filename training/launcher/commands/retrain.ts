@@ -35,11 +35,17 @@ async function enteredStates(sfn: SFNClient, executionArn: string): Promise<stri
     events.push(...(page.events ?? []));
     nextToken = page.nextToken;
   } while (nextToken);
-  return events.flatMap((e) => (e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : []));
+  return events.flatMap((e) =>
+    e.stateEnteredEventDetails?.name ? [e.stateEnteredEventDetails.name] : [],
+  );
 }
 
 /** `npm run retrain`: starts an execution of the team's pipeline and follows it. */
-export async function runRetrain(parsed: ParsedRetrainCommandLine, runtime: Runtime, sfn?: SFNClient) {
+export async function runRetrain(
+  parsed: ParsedRetrainCommandLine,
+  runtime: Runtime,
+  sfn?: SFNClient,
+) {
   const { options } = parsed;
   const team = { team: requireTeam(options.team), stage: options.stage };
   const clients = makeClients(options);
@@ -57,7 +63,9 @@ export async function runRetrain(parsed: ParsedRetrainCommandLine, runtime: Runt
   });
   const stateMachineArn = parameter.Parameter!.Value!;
   const started = await aws(`starting ${stateMachineArn}`, () =>
-    sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ trigger: 'cli' }) })),
+    sfn.send(
+      new StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ trigger: 'cli' }) }),
+    ),
   );
   const executionArn = started.executionArn!;
   const region = clients.region;
@@ -73,17 +81,23 @@ export async function runRetrain(parsed: ParsedRetrainCommandLine, runtime: Runt
       what: `execution ${executionArn.split(':').pop()}`,
       hint: `see it with: aws stepfunctions describe-execution --execution-arn ${executionArn}`,
       describe: async () => ({
-        execution: await aws(`describing ${executionArn}`, () => sfn.send(new DescribeExecutionCommand({ executionArn }))),
+        execution: await aws(`describing ${executionArn}`, () =>
+          sfn.send(new DescribeExecutionCommand({ executionArn })),
+        ),
         entered: await enteredStates(sfn, executionArn),
       }),
       report: (now, before) => [
         ...now.entered.slice(before?.entered.length ?? 0).map((s) => `-> ${s}`),
-        ...(now.execution.status !== before?.execution.status ? [`execution ${now.execution.status}`] : []),
+        ...(now.execution.status !== before?.execution.status
+          ? [`execution ${now.execution.status}`]
+          : []),
       ],
       isDone: (s) => DONE.has(s.execution.status ?? ''),
       stop: async () => {
         await aws(`stopping ${executionArn}`, () =>
-          sfn.send(new StopExecutionCommand({ executionArn, cause: 'stopped from npm run retrain' })),
+          sfn.send(
+            new StopExecutionCommand({ executionArn, cause: 'stopped from npm run retrain' }),
+          ),
         );
       },
     },
@@ -92,6 +106,8 @@ export async function runRetrain(parsed: ParsedRetrainCommandLine, runtime: Runt
   );
   const { status, output, error, cause } = state.execution;
   if (status !== 'SUCCEEDED')
-    throw new JobFailedError(`retraining execution ${executionArn} ended ${status}${error ? `: ${error}` : ''}${cause ? `: ${cause}` : ''}`);
+    throw new JobFailedError(
+      `retraining execution ${executionArn} ended ${status}${error ? `: ${error}` : ''}${cause ? `: ${cause}` : ''}`,
+    );
   runtime.stdout(output ?? '{}');
 }

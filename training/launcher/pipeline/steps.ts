@@ -398,10 +398,16 @@ export async function notify(
   p: PipelineContext,
   input: { outcome: ExecutionRecord['outcome']; executionArn: string; record: State },
 ) {
-  const record: ExecutionRecord = { ...input.record, outcome: input.outcome, executionArn: input.executionArn };
+  const record: ExecutionRecord = {
+    ...input.record,
+    outcome: input.outcome,
+    executionArn: input.executionArn,
+  };
   const { subject, message } = summary(p.lifecycle.store.modelName, p.team, record);
   const res = await aws('notifying the team topic', () =>
-    p.clients.sns.send(new PublishCommand({ TopicArn: p.topicArn, Subject: subject, Message: message })),
+    p.clients.sns.send(
+      new PublishCommand({ TopicArn: p.topicArn, Subject: subject, Message: message }),
+    ),
   );
   return { messageId: res.MessageId ?? null, subject };
 }
