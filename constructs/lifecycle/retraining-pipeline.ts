@@ -539,6 +539,7 @@ export class RetrainingPipeline extends Construct {
         {
           artifact: sfn.JsonPath.stringAt('$.training.artifact'),
           trainingJobArn: sfn.JsonPath.stringAt('$.training.jobArn'),
+          executionArn,
         },
         '$.publish',
         Duration.minutes(10),

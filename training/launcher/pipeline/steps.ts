@@ -236,11 +236,14 @@ export async function gateStep(
 /** Publish and register, with part 1's code: the same checks as `npm run model -- publish`. */
 export async function publishStep(
   p: PipelineContext,
-  input: { artifact: string; trainingJobArn?: string },
+  input: { artifact: string; trainingJobArn?: string; executionArn: string },
 ) {
   const bundle = await resolveBundle(input.artifact, p.clients, undefined);
   try {
-    const result = await publish(p.lifecycle, bundle.dir, { trainingJobArn: input.trainingJobArn });
+    const result = await publish(p.lifecycle, bundle.dir, {
+      trainingJobArn: input.trainingJobArn,
+      pipelineExecutionArn: input.executionArn,
+    });
     return {
       version: result.version,
       packageArn: result.package.arn,
