@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,6 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Duration } from 'aws-cdk-lib';
 import { DataLake } from '../../constructs/data-lake';
+import { testApp } from '../helpers/teams';
 import {
   RetrainingPipeline,
   type RetrainingPipelineProps,
@@ -31,7 +32,8 @@ export const POLICY: PipelinePolicy = {
 
 /** A stack with one team's pipeline (and what it needs: data lake, key, topic, drift alarm), synthesized. */
 export function pipelineStack(overrides: Partial<RetrainingPipelineProps> = {}, team = 'fraud') {
-  const app = new App();
+  // The project's feature flags (cdk.json), as every synth has them.
+  const app = testApp();
   const stack = new Stack(app, `${team}-pipeline`, {
     env: { account: '123456789012', region: 'eu-west-1' },
   });

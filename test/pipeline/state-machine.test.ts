@@ -12,7 +12,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { StateMachine, type EventLog } from 'aws-local-stepfunctions';
+import { StateMachine } from 'aws-local-stepfunctions';
 import {
   SERVING_METRICS,
   SERVING_METRICS_NAMESPACE,
@@ -289,7 +289,7 @@ async function execute(opts: {
   );
   const entered: string[] = [];
   const logs = (async () => {
-    for await (const e of execution.eventLogs as AsyncGenerator<EventLog>)
+    for await (const e of execution.eventLogs)
       if (e.type === 'StateEntered') entered.push(e.state.name);
   })();
   try {
