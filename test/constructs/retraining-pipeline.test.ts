@@ -14,7 +14,7 @@ describe('RetrainingPipeline', () => {
   const states = definition.States as Record<string, Json>;
 
   test('its definition is valid Amazon States Language (asl-validator)', () => {
-    const { isValid, errors } = validator(structuredClone(definition));
+    const { isValid, errors } = validator(JSON.parse(JSON.stringify(definition)) as object);
     expect(errors).toEqual([]);
     expect(isValid).toBe(true);
   });
