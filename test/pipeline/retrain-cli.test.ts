@@ -10,20 +10,30 @@ const PARAMETER = `/ml-platform/fraud/dev/training/${STATE_MACHINE_PARAMETER}`;
 describe('npm run retrain against the emulator (moto Step Functions, executing)', () => {
   let moto: Moto;
   let sfn: SFNClient;
+  const savedEnv = { ...process.env };
   beforeAll(async () => {
     moto = await startMoto();
-    // moto runs the state machine's states instead of leaving every execution RUNNING.
-    await fetch(`${moto.url}/moto-api/config`, {
-      method: 'POST',
-      body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }),
-    });
+    Object.assign(process.env, DUMMY_CREDENTIALS);
     sfn = new SFNClient({
       region: REGION,
       endpoint: moto.url,
       credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     });
   });
-  afterAll(() => moto.stop());
+  beforeEach(async () => {
+    // A fresh emulator per test (moto 5.2.1 fails a second execution of its executing Step
+    // Functions in one process), which runs the state machine's states instead of leaving
+    // every execution RUNNING.
+    await fetch(`${moto.url}/moto-api/reset`, { method: 'POST' });
+    await fetch(`${moto.url}/moto-api/config`, {
+      method: 'POST',
+      body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }),
+    });
+  });
+  afterAll(async () => {
+    process.env = savedEnv;
+    await moto.stop();
+  });
 
   const deploy = async (name: string, states: object) => {
     const machine = await sfn.send(
@@ -43,8 +53,14 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
     );
     return machine.stateMachineArn!;
   };
+  // Each run at its own time: execution names carry it, and moto refuses a name twice.
+  let runs = 0;
   const retrain = async (...args: string[]) => {
-    const runtime = recordingRuntime(DUMMY_CREDENTIALS);
+    const runtime = recordingRuntime(
+      DUMMY_CREDENTIALS,
+      [],
+      new Date(Date.UTC(2026, 10, 26, 10, 15, runs++)),
+    );
     const code = await main(
       [
         '--team',
@@ -64,7 +80,7 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
 
   test('fails with the missing parameter named when the team has no pipeline', async () => {
     const r = await retrain('--stage', 'prod');
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(1);
     expect(r.err).toEqual([
       "error: team 'fraud' stage 'prod' has no retraining pipeline in eu-west-1: SSM parameter /ml-platform/fraud/prod/training/pipeline/state-machine-arn is missing (add a pipeline section to the team file and deploy)",
     ]);
@@ -79,7 +95,7 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
     expect(r.code).toBe(0);
     expect(r.err[0]).toMatch(
       new RegExp(
-        `^started ${arn.replace('stateMachine', 'execution')}:[0-9a-f-]+: https://eu-west-1\\.console\\.aws\\.amazon\\.com/states/home\\?region=eu-west-1#/v2/executions/details/arn:aws:states:`,
+        `^started ${arn.replace('stateMachine', 'execution')}:fraud-dev-retrain-20261126-10150[0-9]: https://eu-west-1\\.console\\.aws\\.amazon\\.com/states/home\\?region=eu-west-1#/v2/executions/details/arn:aws:states:`,
       ),
     );
     expect(r.err).toEqual(
@@ -90,6 +106,7 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
 
   test('an execution that fails exits non-zero with its error', async () => {
     await deploy('mlp-fraud-dev-retraining-2', {
+      Gate: { Type: 'Pass', Next: 'Boom' },
       Boom: {
         Type: 'Fail',
         Error: 'RetrainingFailed',
@@ -98,6 +115,13 @@ describe('npm run retrain against the emulator (moto Step Functions, executing)'
     });
     const r = await retrain();
     expect(r.code).not.toBe(0);
+    expect(r.err).toEqual([
+      expect.stringMatching(/^started /),
+      '-> Gate',
+      '-> Boom',
+      'execution FAILED',
+      expect.any(String),
+    ]);
     expect(r.err.at(-1)).toMatch(
       /^error: retraining execution arn:aws:states:.* ended FAILED: RetrainingFailed: the gate could not read the manifest$/,
     );

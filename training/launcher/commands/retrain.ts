@@ -13,6 +13,7 @@ import type { ParsedRetrainCommandLine } from '../cli/retrain-options';
 import type { Runtime } from '../cli/runtime';
 import { aws, clientConfig, makeClients } from '../lib/aws';
 import { follow } from '../lib/follow';
+import { jobName } from '../lib/naming';
 import { requireTeam } from '../lib/platform';
 import { trainingParameterPath } from '../../../lib/naming';
 import { STATE_MACHINE_PARAMETER } from '../pipeline/contract';
@@ -64,7 +65,11 @@ export async function runRetrain(
   const stateMachineArn = parameter.Parameter!.Value!;
   const started = await aws(`starting ${stateMachineArn}`, () =>
     sfn.send(
-      new StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ trigger: 'cli' }) }),
+      new StartExecutionCommand({
+        stateMachineArn,
+        name: jobName(team, 'retrain', runtime.now(), 80),
+        input: JSON.stringify({ trigger: 'cli' }),
+      }),
     ),
   );
   const executionArn = started.executionArn!;
