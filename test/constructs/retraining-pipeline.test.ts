@@ -147,5 +147,23 @@ describe('RetrainingPipeline', () => {
       Name: '/ml-platform/fraud/prod/training/pipeline/state-machine-arn',
     });
     team.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'cron(0 3 ? * MON *)' });
+    // A failed, timed-out or aborted execution notifies the team topic (beyond the pipeline's
+    // own notifications), and the dashboard shows the executions and the per-version figures.
+    team.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [Match.anyValue()], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('MonitoringTopic') } })],
+    });
+    const [dashboard] = Object.values(team.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard);
+    expect(body).toContain('Retraining executions (per hour)');
+    expect(body).toContain('ExecutionsFailed');
+    for (const title of ['Requests', 'Errors', 'p99 latency', 'Low-confidence predictions'])
+      expect(body).toContain(`${title} per version`);
+    // Each a SEARCH over the per-version series of this team's model.
+    expect(body).toContain("SEARCH('{MlPlatform/Serving,Team,Stage,Model,Version} MetricName=");
   });
 });
