@@ -45,6 +45,14 @@ const TRANSIENT_LAMBDA_ERRORS = [
   'TooManyRequestsException',
   'ServiceUnavailable',
 ];
+/** Lambda steps: throttling and transient errors, retried with jittered exponential backoff. */
+const LAMBDA_RETRY: sfn.RetryProps = {
+  errors: TRANSIENT_LAMBDA_ERRORS,
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+  jitterStrategy: sfn.JitterType.FULL,
+};
 const TRANSIENT_SAGEMAKER_ERRORS = [
   'SageMaker.ThrottlingException',
   'SageMaker.AmazonSageMakerException',
@@ -419,13 +427,7 @@ export class RetrainingPipeline extends Construct {
         resultPath: resultPath ?? sfn.JsonPath.DISCARD,
         taskTimeout: sfn.Timeout.duration(timeout),
       });
-      task.addRetry({
-        errors: TRANSIENT_LAMBDA_ERRORS,
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 6,
-        jitterStrategy: sfn.JitterType.FULL,
-      });
+      task.addRetry(LAMBDA_RETRY);
       return task;
     };
     const executionArn = sfn.JsonPath.executionId;
@@ -558,13 +560,7 @@ export class RetrainingPipeline extends Construct {
       taskTimeout: sfn.Timeout.duration(props.approvalTimeout),
       retryOnServiceExceptions: false,
     });
-    awaitApproval.addRetry({
-      errors: TRANSIENT_LAMBDA_ERRORS,
-      interval: Duration.seconds(2),
-      backoffRate: 2,
-      maxAttempts: 6,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    awaitApproval.addRetry(LAMBDA_RETRY);
     const rejectLate = step(
       'Reject unapproved package',
       'cleanup',

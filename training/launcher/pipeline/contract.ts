@@ -1,8 +1,10 @@
 /**
  * The retraining pipeline's contract: what its construct (constructs/lifecycle/retraining-
  * pipeline.ts) sets and what its step handler (./handler.ts) and `npm run retrain` read.
- * Imports nothing.
+ * Imports nothing at run time (the policy types only).
  */
+import type { CanaryPolicy } from './canary';
+import type { GatePolicy } from './gate';
 
 /** The step handler's environment. */
 export const PIPELINE_HANDLER_ENV = {
@@ -53,23 +55,12 @@ export const PIPELINE_ERRORS = {
   rejected: 'ModelPackageRejected',
 } as const;
 
-/** The gate's and the canary check's settings (docs/configuration.md, "pipeline"). */
-export interface PipelinePolicy {
-  readonly promotionMargin: number;
-  readonly primaryFloor?: number;
-  readonly segmentFloor?: number;
-  readonly maxSegmentRegression: number;
-  readonly minSegmentRows: number;
+/** The gate's and the canary check's settings, the canary and the bake (docs/configuration.md, "pipeline"). */
+export interface PipelinePolicy extends GatePolicy, CanaryPolicy {
   readonly canaryPercent: number;
   readonly bakeMinutes: number;
   readonly lowTraffic: 'extend' | 'rollback';
   readonly maxBakeExtensions: number;
-  readonly minCanaryRequests: number;
-  readonly maxErrorRateIncrease: number;
-  readonly maxLatencyIncrease: number;
-  readonly maxLowConfidenceIncrease: number;
-  readonly errorRateThreshold: number;
-  readonly latencyP99Ms: number;
 }
 
 /**
