@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { App } from 'aws-cdk-lib';
-import { derivePlatforms, type TeamConfig } from './config';
+import { derivePlatforms, type DeliveryConfig, type TeamConfig } from './config';
+import { DeliveryStack } from './delivery-stack';
 import { addSecurityChecks } from './nag';
 import { PlatformStack } from './platform-stack';
 import { TeamStack } from './team-stack';
@@ -8,6 +9,7 @@ import { TeamStack } from './team-stack';
 export interface MlPlatformApp {
   readonly platforms: PlatformStack[];
   readonly teams: TeamStack[];
+  readonly delivery: DeliveryStack[];
 }
 
 export interface BuildOptions {
@@ -21,6 +23,11 @@ export interface BuildOptions {
    * @default - `training/reference/` of this repository
    */
   readonly trainerImageDirectory?: string;
+  /**
+   * GitHub delivery (config/delivery.yaml): a DeliveryStack per account of the teams.
+   * @default - no DeliveryStack
+   */
+  readonly delivery?: DeliveryConfig;
 }
 
 /** Builds every stack for the given team environments and adds the security checks. */
@@ -49,6 +56,19 @@ export function buildPlatformApp(
       );
     }
   }
+  const delivery: DeliveryStack[] = [];
+  if (options.delivery) {
+    for (const account of [...new Set(teams.map((t) => t.account))].sort()) {
+      const config = options.delivery;
+      delivery.push(
+        new DeliveryStack(app, {
+          config,
+          account,
+          teams: teams.filter((t) => t.account === account),
+        }),
+      );
+    }
+  }
   addSecurityChecks(app);
-  return { platforms, teams: teamStacks };
+  return { platforms, teams: teamStacks, delivery };
 }

@@ -40,6 +40,14 @@ export function teamParameterPath(t: TeamStage): string {
   return `${PARAMETER_ROOT}/${t.team}/${t.stage}`;
 }
 
+/**
+ * The data lake's parameters: `<zone>-bucket` per zone and `kms-key-arn`, read by the
+ * launcher's `npm run model` and written by the team stack.
+ */
+export function dataLakeParameter(t: TeamStage, name: `${string}-bucket` | 'kms-key-arn'): string {
+  return `${teamParameterPath(t)}/data-lake/${name}`;
+}
+
 /** The training contract's parameters (docs/training-contract.md). */
 export function trainingParameterPath(t: TeamStage): string {
   return `${teamParameterPath(t)}/training`;
@@ -74,4 +82,15 @@ export function clusterName(): string {
 /** Kubernetes namespace of a team environment on the shared cluster (a DNS label). */
 export function teamNamespace(t: TeamStage): string {
   return `${t.team}-${t.stage}`;
+}
+
+/**
+ * The role GitHub Actions assumes through OIDC to deploy (DeliveryStack); the deploy workflow
+ * names it in every account.
+ */
+export const DEPLOY_ROLE_NAME = `${PREFIX}-github-deploy`;
+
+/** One DeliveryStack per account (IAM is global; it deploys in the account's first region). */
+export function deliveryStackName(account: string): string {
+  return `${PREFIX}-delivery-${account}`;
 }

@@ -4,8 +4,8 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cdk8s from 'cdk8s';
 import type { Construct } from 'constructs';
 import { DATA_ZONES, DataLake } from '../constructs/data-lake';
+import { ModelApproval, RetrainingPipeline } from '../constructs/lifecycle';
 import { PodIdentity, ServingChart } from '../constructs/k8s';
-import { RetrainingPipeline } from '../constructs/lifecycle/retraining-pipeline';
 import { TeamMonitoring } from '../constructs/monitoring';
 import { TeamServing } from '../constructs/serving';
 import { TrainingInfra } from '../constructs/training';
@@ -14,8 +14,8 @@ import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
 import {
   clusterName,
+  dataLakeParameter,
   teamNamespace,
-  teamParameterPath,
   teamResourcePrefix,
   teamStackName,
   teamTags,
@@ -43,6 +43,7 @@ export class TeamStack extends MlStack {
   readonly training: TrainingInfra;
   readonly serving: TeamServing;
   readonly monitoring: TeamMonitoring;
+  readonly modelApproval: ModelApproval;
   /** The retraining loop; undefined when the team file has no `pipeline` section. */
   readonly pipeline?: RetrainingPipeline;
 
@@ -68,18 +69,17 @@ export class TeamStack extends MlStack {
 
     // Tools (the training launcher, the retraining pipeline) find the team's resources
     // through these parameters; their names are a contract (docs/training-contract.md).
-    const params = teamParameterPath(config);
     for (const zone of DATA_ZONES) {
       const bucket = this.dataLake.bucket(zone);
       new ssm.StringParameter(this, `Param-${zone}-bucket`, {
-        parameterName: `${params}/data-lake/${zone}-bucket`,
+        parameterName: dataLakeParameter(config, `${zone}-bucket`),
         stringValue: bucket.bucketName,
         description: `${zone} zone bucket of the ${config.team}/${config.stage} data lake`,
       });
       new CfnOutput(this, `${zone}Bucket`, { value: bucket.bucketName });
     }
     new ssm.StringParameter(this, 'Param-data-lake-key', {
-      parameterName: `${params}/data-lake/kms-key-arn`,
+      parameterName: dataLakeParameter(config, 'kms-key-arn'),
       stringValue: this.dataLake.encryptionKey.keyArn,
       description: `KMS key of the ${config.team}/${config.stage} data lake`,
     });
@@ -92,12 +92,15 @@ export class TeamStack extends MlStack {
       // AWS's deep learning containers account before `cdk deploy`; see training/README.md).
       buildArgs: { BASE_IMAGE: trainingBaseImage(config.region) },
     });
+    const modelPackageGroupName = `${teamResourcePrefix(config)}-${config.serving.modelName}`;
     this.training = new TrainingInfra(this, 'Training', {
       dataLake: this.dataLake,
       vpc: props.platform.vpc,
       image: trainerImage,
       parameterPath: trainingParameterPath(config),
-      modelPackageGroupName: `${teamResourcePrefix(config)}-${config.serving.modelName}`,
+      modelPackageGroupName,
+      modelName: config.serving.modelName,
+      approval: config.training.approval,
       instanceType: config.training.instanceType,
       spot: config.training.spot,
       maxRuntime: Duration.hours(config.training.maxRuntimeHours),
@@ -176,6 +179,18 @@ export class TeamStack extends MlStack {
       removalPolicy,
     });
 
+    // Registry approval drives rollout: approving a package promotes it (npm run model's code).
+    this.modelApproval = new ModelApproval(this, 'ModelApproval', {
+      dataLake: this.dataLake,
+      modelName: serving.modelName,
+      modelPackageGroupName,
+      functionName: `${teamResourcePrefix(config)}-model-approval`,
+      logGroupName: `/ml-platform/${config.team}/${config.stage}/model-approval`,
+      logEncryptionKey: this.monitoring.encryptionKey,
+      logRetention: toRetentionDays(monitoring.logRetentionDays),
+      removalPolicy,
+    });
+
     const { pipeline } = config;
     if (pipeline) {
       this.pipeline = new RetrainingPipeline(this, 'Retraining', {
@@ -184,7 +199,7 @@ export class TeamStack extends MlStack {
         resourcePrefix: teamResourcePrefix(config),
         dataLake: this.dataLake,
         modelName: serving.modelName,
-        modelPackageGroupName: this.training.modelPackageGroup.modelPackageGroupName!,
+        modelPackageGroupName,
         approval: config.training.approval,
         trainingParameterPath: trainingParameterPath(config),
         trainingRole: this.training.sageMakerRole,

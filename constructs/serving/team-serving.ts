@@ -141,7 +141,8 @@ export class TeamServing extends Construct {
     const apiKeys = new secretsmanager.Secret(this, 'ApiKeys', {
       description: `API keys of the inference service in ${props.namespace}, one per line`,
       encryptionKey: key,
-      // One random key to start with; ApiKeyRotation adds a new one on its schedule.
+      // One random key to start with; ApiKeyRotation adds a new one on its schedule
+      // (docs/runbook.md#rotating-api-keys).
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy,
     });

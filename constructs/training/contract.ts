@@ -27,6 +27,10 @@ export const TRAINING_PARAMETERS = {
   'model-package-group': 'SageMaker model package group (the model registry) of the team',
   objective:
     'optional JSON {"metric", "parameter"?, "target"}: training.objective of the team file, passed to the trainer',
+  'model-name':
+    'the model the team serves (serving.modelName): its folder in the model store and its registry group',
+  approval:
+    'manual | auto (training.approval): whether a published model package starts PendingManualApproval or Approved',
 } as const;
 export type TrainingParameter = keyof typeof TRAINING_PARAMETERS;
 
@@ -57,3 +61,7 @@ export function decodeObjective(raw: string): Objective {
   if (issues.length > 0) throw new Error(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
   return objective as Objective;
 }
+
+/** Values of the `approval` parameter. */
+export const APPROVAL_MODES = ['manual', 'auto'] as const;
+export type ApprovalMode = (typeof APPROVAL_MODES)[number];

@@ -12,7 +12,12 @@ import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
 import type { Objective } from '../../serving/src/bundle/quality';
 import { allowLogsToUseKey } from '../private/logs-key';
-import { encodeObjective, TRAINING_PARAMETERS, type TrainingParameter } from './contract';
+import {
+  encodeObjective,
+  TRAINING_PARAMETERS,
+  type ApprovalMode,
+  type TrainingParameter,
+} from './contract';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -44,6 +49,14 @@ export interface TrainingInfraProps {
   readonly parameterPath: string;
   /** Name of the model package group of the model registry. */
   readonly modelPackageGroupName: string;
+  /** The model the team serves: its folder in the model store (`models/<modelName>`). */
+  readonly modelName: string;
+  /**
+   * Whether `npm run model -- publish` registers a model package as `PendingManualApproval`
+   * (a person approves it, which promotes it) or as `Approved`.
+   * @default 'manual'
+   */
+  readonly approval?: ApprovalMode;
   /**
    * SageMaker GPU instance type; the Batch compute environment uses the same EC2 type.
    * @default 'ml.g5.xlarge'
@@ -305,6 +318,8 @@ export class TrainingInfra extends Construct {
       spot: String(spot),
       'model-package-group': props.modelPackageGroupName,
       ...(props.objective ? { objective: encodeObjective(props.objective) } : {}),
+      'model-name': props.modelName,
+      approval: props.approval ?? 'manual',
     };
     for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {

@@ -1,4 +1,5 @@
 import type { Objective } from '../../serving/src/bundle/quality';
+import type { ApprovalMode } from '../../constructs/training/contract';
 import type { Stage, TeamFile } from './schema';
 
 /** A team environment with every default applied: what stacks and constructs receive. */
@@ -42,6 +43,8 @@ export interface TeamConfig {
     readonly promotionMargin: number;
     /** Unset: the trainer's default objective (f1, no target). */
     readonly objective?: Objective;
+    /** Registry approval of published models (prod: manual, dev and staging: auto). */
+    readonly approval: ApprovalMode;
   };
   /** The shared EKS cluster as this team asks for it (see `derivePlatforms`). */
   readonly cluster: {
@@ -223,6 +226,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       retrainSchedule: file.training?.retrainSchedule,
       promotionMargin: file.training?.promotionMargin ?? 0.005,
       objective: file.training?.objective as Objective | undefined,
+      approval: file.training?.approval ?? (file.stage === 'prod' ? 'manual' : 'auto'),
     },
     cluster: {
       endpointPublicCidrs: file.cluster?.endpointPublicCidrs ?? [],

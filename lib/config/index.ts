@@ -3,3 +3,4 @@ export * from './errors';
 export * from './loader';
 export * from './platform';
 export * from './schema';
+export * from './delivery';

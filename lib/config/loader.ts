@@ -65,6 +65,19 @@ export function parseTeamFile(
   file: string,
   text: string,
 ): { config: TeamConfig } | { problems: ConfigProblem[] } {
+  const parsed = parseConfigFile(file, text, teamFileSchema);
+  return 'problems' in parsed ? parsed : { config: resolveTeamConfig(parsed.value, file) };
+}
+
+/**
+ * Parses a YAML configuration file against a schema; problems carry the file, the line and
+ * the field path.
+ */
+export function parseConfigFile<T>(
+  file: string,
+  text: string,
+  schema: z.ZodType<T>,
+): { value: T } | { problems: ConfigProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -82,11 +95,11 @@ export function parseTeamFile(
       problems: [{ file, path: '', message: 'must be a YAML mapping of fields (is it empty?)' }],
     };
   }
-  const parsed = teamFileSchema.safeParse(doc.toJS());
+  const parsed = schema.safeParse(doc.toJS());
   if (!parsed.success) {
     return { problems: parsed.error.issues.flatMap((i) => toProblems(file, i, doc, lineCounter)) };
   }
-  return { config: resolveTeamConfig(parsed.data, file) };
+  return { value: parsed.data };
 }
 
 /** Narrows loaded configs to a selection; an empty result is an error that lists what exists. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { APPROVAL_MODES } from '../../constructs/training/contract';
 import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
 import { objectiveIssues } from '../../serving/src/bundle/quality';
 
@@ -109,6 +110,13 @@ export const trainingSchema = z.strictObject({
   promotionMargin: z.number().min(0).max(1).optional(),
   /** The success metric and its target; unset: the trainer's default (f1, no target). */
   objective: objectiveSchema.optional(),
+  /**
+   * How a published model gets approved in the registry: `manual` (PendingManualApproval; a
+   * person approves, which promotes it) or `auto` (Approved at publish). prod: manual.
+   */
+  approval: z
+    .enum(APPROVAL_MODES, { error: `must be one of ${APPROVAL_MODES.join(', ')}` })
+    .optional(),
 });
 
 /** A share in [0, 1] of the metric's own scale ("points" on a 0..1 metric: 0.02 = 2 points). */

@@ -460,7 +460,8 @@ describe('first deploy: a store with no model yet', () => {
       assert.equal(s.stdout.match(/Server listening at/g)?.length, 1, 'one start only');
       const sentence = s.stdout.split('\n').filter((l) => l.includes(`"msg":${JSON.stringify(notReady.message)}`));
       assert.equal(sentence.length, 1, 'the not-ready sentence is logged once, not per poll');
-      assert.match(s.stdout, /"msg":"production model loaded: ready"/);
+      // The log line is written as the model swaps in; stdout may reach us a moment after /ready.
+      await waitFor('the ready log line', () => /"msg":"production model loaded: ready"/.test(s.stdout));
       s.proc.kill('SIGTERM');
       assert.equal(await s.exited, 0);
     } finally {

@@ -182,6 +182,11 @@ describe('team file validation', () => {
       '17 pipeline.bakeMinuets: is not a known field (check the spelling; unknown fields are errors)',
     ],
     [
+      'unknown registry approval mode',
+      stringify(teamFile({ training: { approval: 'sometimes' } })),
+      '17 training.approval: must be one of manual, auto',
+    ],
+    [
       'invalid YAML',
       'team: [unclosed\n',
       '2 : invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
@@ -218,6 +223,9 @@ describe('loading a folder of team files', () => {
     expect(search.network.natGateways).toBe(2);
     expect(search.dataLake.lifecycle.noncurrentVersionDays).toBe(90);
     expect(search.serving.minReplicas).toBe(3);
+    // Registry approval: a person approves prod models; dev and staging approve at publish.
+    expect(search.training.approval).toBe('manual');
+    expect(fraud.training.approval).toBe('auto');
     expect(Object.isFrozen(search.dataLake.lifecycle)).toBe(true);
   });
 

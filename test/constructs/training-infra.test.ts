@@ -26,6 +26,7 @@ function synth(props: Partial<TrainingInfraProps> = {}) {
     },
     parameterPath: PATH,
     modelPackageGroupName: 'mlp-fraud-prod-churn',
+    modelName: 'churn',
     ...props,
   });
   return { app, stack, infra, dataLake, template: Template.fromStack(stack) };
@@ -50,6 +51,8 @@ describe('TrainingInfra', () => {
       'max-runtime-seconds',
       'spot',
       'model-package-group',
+      'model-name',
+      'approval',
     ]) {
       template.hasResourceProperties('AWS::SSM::Parameter', {
         Name: `${PATH}/${name}`,

@@ -131,6 +131,22 @@ describe('TeamStack', () => {
     template.hasResourceProperties('AWS::SageMaker::ModelPackageGroup', {
       ModelPackageGroupName: 'mlp-fraud-prod-fraud',
     });
+    // npm run model finds the model, its registry approval mode and its group here.
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/ml-platform/fraud/prod/training/model-name',
+      Value: 'fraud',
+    });
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/ml-platform/fraud/prod/training/approval',
+      Value: 'manual',
+    });
+    // Approvals in that group drive rollout through the approval Lambda.
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        'detail-type': ['SageMaker Model Package State Change'],
+        detail: Match.objectLike({ ModelPackageGroupName: ['mlp-fraud-prod-fraud'] }),
+      }),
+    });
     // The alarm's job-name filter is the prefix the launcher names jobs with.
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectLike({

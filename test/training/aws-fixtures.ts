@@ -146,6 +146,28 @@ export async function putBundle(moto: Moto, uri: string): Promise<void> {
   );
 }
 
+/** Runs `fn` with no credentials anywhere the SDK looks; restores the environment after. */
+export async function withoutCredentials<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = { ...process.env };
+  for (const key of [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+  ])
+    delete process.env[key];
+  Object.assign(process.env, {
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+  });
+  try {
+    return await fn();
+  } finally {
+    process.env = saved;
+  }
+}
+
 /** Options every AWS-mode test passes: the moto endpoint, a fixed job name, no real waits. */
 export function awsArgs(moto: Moto, ...extra: string[]): string[] {
   return ['--team', TEAM, '--region', REGION, '--endpoint-url', moto.url, ...extra];

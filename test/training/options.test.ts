@@ -2,6 +2,15 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { OPTIONS, parseCommandLine } from '../../training/launcher/cli/options';
 import { main } from '../../training/launcher/main';
+import { main as modelMain } from '../../training/launcher/model';
+import {
+  MODEL_CLI,
+  MODEL_COMMANDS,
+  MODEL_OPTIONS,
+  type ModelCommand,
+  type ModelOptions,
+} from '../../training/launcher/cli/model-options';
+import { parseWith } from '../../training/launcher/cli/option-table';
 import { recordingRuntime, removeTempDirs, tempDir } from './helpers';
 
 describe('launcher options', () => {
@@ -55,5 +64,31 @@ describe('launcher options', () => {
     const runtime = recordingRuntime();
     expect(await main(['--help'], runtime)).toBe(0);
     for (const name of Object.keys(OPTIONS)) expect(runtime.out[0]).toContain(`--${name}`);
+  });
+});
+
+describe('npm run model options (the same machinery)', () => {
+  test('--help lists every command with its arguments and every option, on stdout', async () => {
+    const runtime = recordingRuntime();
+    expect(await modelMain(['--help'], runtime)).toBe(0);
+    const help = runtime.out[0];
+    expect(help).toMatch(/^Usage: npm run model -- <command> \[arguments\] \[options\]/);
+    expect(help).toContain('  publish SOURCE ');
+    expect(help).toContain('  promote VERSION ');
+    for (const name of Object.keys(MODEL_COMMANDS)) expect(help).toContain(`  ${name}`);
+    for (const name of Object.keys(MODEL_OPTIONS)) expect(help).toContain(`--${name}`);
+  });
+
+  test('parses a command, its argument and typed options', () => {
+    const parsed = parseWith<ModelCommand, ModelOptions>(
+      MODEL_CLI,
+      ['promote', 'v7', '--canary', '12.5', '--json'],
+      { ML_TEAM: 'fraud' },
+    );
+    expect(parsed).toMatchObject({
+      command: 'promote',
+      args: ['v7'],
+      options: { canary: 12.5, json: true, team: 'fraud', stage: 'dev', minutes: 60 },
+    });
   });
 });

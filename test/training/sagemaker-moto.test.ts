@@ -4,7 +4,15 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
-import { awsArgs, DUMMY_CREDENTIALS, KMS_KEY, putBundle, REGION, motoSuite } from './aws-fixtures';
+import {
+  awsArgs,
+  DUMMY_CREDENTIALS,
+  KMS_KEY,
+  putBundle,
+  REGION,
+  motoSuite,
+  withoutCredentials,
+} from './aws-fixtures';
 import { recordingRuntime, tempDir } from './helpers';
 
 /** SageMaker mode against a real moto server: the AWS protocol end to end, where moto supports it. */
@@ -111,21 +119,7 @@ describe('--mode sagemaker against moto', () => {
 
   test('fails without credentials with one line', async () => {
     // GIVEN no credentials anywhere the SDK looks
-    const saved = { ...process.env };
-    for (const key of [
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'AWS_SESSION_TOKEN',
-      'AWS_PROFILE',
-    ]) {
-      delete process.env[key];
-    }
-    Object.assign(process.env, {
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: '/nonexistent/config',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-    });
-    try {
+    await withoutCredentials(async () => {
       const runtime = recordingRuntime();
       const code = await main(['--mode', 'sagemaker', ...awsArgs(suite.moto)], runtime);
       expect(code).toBe(1);
@@ -133,8 +127,6 @@ describe('--mode sagemaker against moto', () => {
       expect(runtime.err[0]).toMatch(
         /^error: no valid AWS credentials while reading SSM parameters under \/ml-platform\/fraud\/dev\/training\/ \(.*\): run `aws sso login`/,
       );
-    } finally {
-      process.env = saved;
-    }
+    });
   });
 });

@@ -1,5 +1,5 @@
-import { reportError } from './cli/errors';
 import { helpText, parseCommandLine, type ParsedCommandLine } from './cli/options';
+import { runCli } from './cli/run';
 import { processRuntime, type Runtime } from './cli/runtime';
 import { trainLocal } from './commands/local';
 
@@ -22,24 +22,12 @@ async function dispatch({ command, options }: ParsedCommandLine, runtime: Runtim
   }
 }
 
-/** Runs the CLI; returns the exit code. Errors are reported here, once. */
-export async function main(
+/** Runs `npm run train`; returns the exit code. */
+export function main(
   argv: readonly string[],
   runtime: Runtime = processRuntime(),
 ): Promise<number> {
-  let debug = argv.includes('--debug');
-  try {
-    const parsed = parseCommandLine(argv, runtime.env);
-    debug = parsed.options.debug;
-    if (parsed.options.help) {
-      runtime.stdout(helpText());
-      return 0;
-    }
-    await dispatch(parsed, runtime);
-    return 0;
-  } catch (err) {
-    return reportError(err, debug, runtime.stderr);
-  }
+  return runCli({ parse: parseCommandLine, help: helpText, dispatch }, argv, runtime);
 }
 
 if (require.main === module) {

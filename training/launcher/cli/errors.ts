@@ -26,6 +26,15 @@ export class StackNotDeployedError extends LauncherError {}
 
 export class QuotaExceededError extends LauncherError {}
 
+/** A model version that the store (or the registry) does not have. */
+export class UnknownVersionError extends LauncherError {}
+
+/** A bundle that fails verification, or differs from what the store holds under its version. */
+export class BundleRejectedError extends LauncherError {}
+
+/** Someone else moved an alias between our read and our conditional write. */
+export class AliasConflictError extends LauncherError {}
+
 /** A training job, Batch job or local trainer run ended in failure. */
 export class JobFailedError extends LauncherError {}
 

@@ -1,5 +1,6 @@
 import { ConfigError, loadTeamConfigs, selectTeams, type TeamConfig } from '../../../lib/config';
-import { LauncherError, reportError } from '../cli/errors';
+import { LauncherError } from '../cli/errors';
+import { runCli } from '../cli/run';
 import { processRuntime, type Runtime } from '../cli/runtime';
 import { bootstrapRequirement } from './bootstrap';
 import { checkBuilder } from './builder';
@@ -13,7 +14,7 @@ import {
   type RegionClients,
 } from './checks';
 import { type Host, processHost } from './host';
-import { doctorHelpText, parseDoctorCommandLine } from './options';
+import { type DoctorOptions, doctorHelpText, parseDoctorCommandLine } from './options';
 import { type CheckResult, formatResult } from './result';
 
 /** Where the trainer image's base comes from (lib/team-stack.ts, loaded only when needed). */
@@ -35,11 +36,7 @@ function selectedTeams(teamsDir: string, team?: string, stage?: string): TeamCon
  * Checks, before a first `cdk deploy`, what it needs for each selected team file, and prints
  * one line per check. Returns 0 when every check passed, else 1.
  */
-async function doctor(
-  options: ReturnType<typeof parseDoctorCommandLine>,
-  runtime: Runtime,
-  host: Host,
-): Promise<number> {
+async function doctor(options: DoctorOptions, runtime: Runtime, host: Host): Promise<number> {
   const teams = selectedTeams(options.teamsDir, options.team, options.stage);
   let failed = 0;
   let total = 0;
@@ -107,24 +104,21 @@ async function doctor(
   return failed === 0 ? 0 : 1;
 }
 
-/** Runs the doctor; returns the exit code. Errors are reported here, once. */
+/** Runs the doctor; returns the exit code. Errors are reported once, by `runCli`. */
 export async function main(
   argv: readonly string[],
   runtime: Runtime = processRuntime(),
   host: Host = processHost(runtime.env),
 ): Promise<number> {
-  let debug = argv.includes('--debug');
-  try {
-    const options = parseDoctorCommandLine(argv, runtime.env);
-    debug = options.debug;
-    if (options.help) {
-      runtime.stdout(doctorHelpText());
-      return 0;
-    }
-    return await doctor(options, runtime, host);
-  } catch (err) {
-    return reportError(err, debug, runtime.stderr);
-  }
+  return runCli(
+    {
+      parse: parseDoctorCommandLine,
+      help: doctorHelpText,
+      dispatch: ({ options }, rt) => doctor(options, rt, host),
+    },
+    argv,
+    runtime,
+  );
 }
 
 if (require.main === module) {

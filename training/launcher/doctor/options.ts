@@ -1,7 +1,13 @@
-import { parseArgs } from 'node:util';
 import { DEFAULT_TEAMS_DIR } from '../../../lib/config/loader';
-import { coerce, type OptionSpec } from '../cli/options';
-import { UsageError } from '../cli/errors';
+import {
+  COMMON_OPTIONS,
+  helpFor,
+  parseWith,
+  type CliSpec,
+  type OptionTable,
+  type OptionsOf,
+  type Parsed,
+} from '../cli/option-table';
 
 /**
  * The doctor's option table. The selection is the one `cdk synth` makes: every team file,
@@ -26,82 +32,34 @@ export const DOCTOR_OPTIONS = {
     placeholder: 'URL',
     description: 'send every AWS call to this endpoint (emulators such as moto)',
   },
-  debug: { type: 'boolean', default: false, description: 'show stack traces' },
-  help: { type: 'boolean', default: false, description: 'show this help' },
-} as const satisfies Record<string, OptionSpec>;
+  ...COMMON_OPTIONS,
+} as const satisfies OptionTable;
 
-export interface DoctorOptions {
-  readonly team?: string;
-  readonly stage?: string;
-  readonly teamsDir: string;
-  readonly endpointUrl?: string;
-  readonly debug: boolean;
-  readonly help: boolean;
-}
+export type DoctorOptions = OptionsOf<typeof DOCTOR_OPTIONS>;
+
+export const DOCTOR_CLI: CliSpec<'check'> = {
+  program: 'npm run doctor --',
+  usage: '[options]',
+  intro: [
+    'Checks what `cdk deploy` needs, for each selected team file: AWS credentials of the',
+    "team's account, the CDK bootstrap stack and its version, a container builder that",
+    "builds linux/amd64, the login to AWS's deep learning containers registry, and the",
+    'serving certificate. One line per check; exit 1 if any check fails.',
+  ],
+  commands: { check: 'run every check (the default and only command)' },
+  defaultCommand: 'check',
+  options: DOCTOR_OPTIONS,
+  examples: ['npm run doctor', 'npm run doctor -- --team fraud --stage prod'],
+};
 
 /** Parses argv (without node and script); precedence flag > environment variable > default. */
 export function parseDoctorCommandLine(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-): DoctorOptions {
-  const specs = DOCTOR_OPTIONS as Record<string, OptionSpec>;
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: Object.fromEntries(
-        Object.entries(specs).map(([name, spec]) => [
-          name,
-          { type: spec.type === 'boolean' ? 'boolean' : 'string' } as const,
-        ]),
-      ),
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message} (see --help)`);
-  }
-  const flags = parsed.values as Record<string, unknown>;
-  const options: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(specs)) {
-    const sources: [unknown, string][] = [
-      [flags[name], 'flag'],
-      [spec.env ? env[spec.env] || undefined : undefined, `$${spec.env}`],
-      [spec.default, 'default'],
-    ];
-    const found = sources.find(([value]) => value !== undefined);
-    const key = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (found) options[key] = coerce(name, spec, found[0], found[1]);
-  }
-  return options as unknown as DoctorOptions;
+): Parsed<'check', DoctorOptions> {
+  return parseWith(DOCTOR_CLI, argv, env);
 }
 
 export function doctorHelpText(): string {
-  const lines = [
-    'Usage: npm run doctor -- [options]',
-    '',
-    'Checks what `cdk deploy` needs, for each selected team file: AWS credentials of the',
-    "team's account, the CDK bootstrap stack and its version, a container builder that",
-    "builds linux/amd64, the login to AWS's deep learning containers registry, and the",
-    'serving certificate. One line per check; exit 1 if any check fails.',
-    '',
-    'Options:',
-  ];
-  for (const [name, spec] of Object.entries(DOCTOR_OPTIONS as Record<string, OptionSpec>)) {
-    const value =
-      spec.type === 'boolean' ? '' : ` ${spec.placeholder ?? spec.choices?.join('|') ?? 'VALUE'}`;
-    const extras = [
-      spec.default !== undefined && spec.type !== 'boolean'
-        ? `default ${String(spec.default)}`
-        : '',
-      spec.env ? `env ${spec.env}` : '',
-    ].filter(Boolean);
-    lines.push(
-      `  --${name}${value}`.padEnd(34) +
-        spec.description +
-        (extras.length ? ` (${extras.join(', ')})` : ''),
-    );
-  }
-  lines.push('', 'Examples:', '  npm run doctor', '  npm run doctor -- --team fraud --stage prod');
-  return lines.join('\n');
+  return helpFor(DOCTOR_CLI);
 }

@@ -13,15 +13,34 @@ export interface AwsClients {
   readonly batch: BatchClient;
 }
 
-/** One set of clients per run; `--endpoint-url` points them all at an emulator (path-style S3). */
-export function makeClients(options: Options): AwsClients {
+/** The options every AWS command has that decide where its clients send calls. */
+export type Endpoint = Pick<Options, 'region' | 'endpointUrl'>;
+
+/**
+ * Client settings for one run: the region, and `--endpoint-url` pointing every client at an
+ * emulator (S3 then uses path-style addressing).
+ */
+export function clientConfig(options: Endpoint): {
+  region: string;
+  common: { region: string; endpoint?: string };
+  forcePathStyle: boolean;
+} {
   const region = options.region;
   if (!region) throw new UsageError('no AWS region: pass --region or set AWS_REGION');
   const endpoint = options.endpointUrl;
-  const common = { region, ...(endpoint ? { endpoint } : {}) };
   return {
     region,
-    s3: new S3Client({ ...common, forcePathStyle: Boolean(endpoint) }),
+    common: { region, ...(endpoint ? { endpoint } : {}) },
+    forcePathStyle: Boolean(endpoint),
+  };
+}
+
+/** One set of clients per run. */
+export function makeClients(options: Endpoint): AwsClients {
+  const { region, common, forcePathStyle } = clientConfig(options);
+  return {
+    region,
+    s3: new S3Client({ ...common, forcePathStyle }),
     ssm: new SSMClient(common),
     sagemaker: new SageMakerClient(common),
     batch: new BatchClient(common),

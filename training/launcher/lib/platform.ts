@@ -93,19 +93,26 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   return value;
 }
 
-/** Reads and checks the team's training parameters for `purpose`. */
-export async function loadPlatform(
-  ssm: SSMClient,
-  team: string | undefined,
-  stage: string,
-  region: string,
-  purpose: Purpose,
-): Promise<TrainingPlatform> {
-  if (!team) throw new UsageError('--team is required for AWS modes (or set ML_TEAM)');
+/** The `--team` value, checked. */
+export function requireTeam(team: string | undefined): string {
+  if (!team) throw new UsageError('--team is required for AWS commands (or set ML_TEAM)');
   if (!/^[a-z0-9-]+$/.test(team))
     throw new UsageError(`--team '${team}' is not a team name ([a-z0-9-]+)`);
-  const prefix = parameterPrefix(team, stage);
-  const parameters = await listParameters(ssm, prefix, true);
+  return team;
+}
+
+/**
+ * Reads every parameter under `path` (a team environment's SSM path with a trailing slash),
+ * keyed by the name below it. No parameter there: "unknown team" when the team has none at
+ * all, else an empty map (the caller says what is missing).
+ */
+export async function readTeamParameters(
+  ssm: SSMClient,
+  team: string,
+  region: string,
+  path: string,
+): Promise<Map<string, string>> {
+  const parameters = await listParameters(ssm, path, true);
   if (parameters.length === 0) {
     const teamRoot = `${PARAMETER_ROOT}/${team}/`;
     const teamParameters = await listParameters(ssm, teamRoot, false);
@@ -118,12 +125,26 @@ export async function loadPlatform(
   }
   const values = new Map<string, string>();
   for (const p of parameters) {
-    if (p.Name && p.Value !== undefined) values.set(p.Name.slice(prefix.length), p.Value);
+    if (p.Name && p.Value !== undefined) values.set(p.Name.slice(path.length), p.Value);
   }
+  return values;
+}
+
+/** Reads and checks the team's training parameters for `purpose`. */
+export async function loadPlatform(
+  ssm: SSMClient,
+  team: string | undefined,
+  stage: string,
+  region: string,
+  purpose: Purpose,
+): Promise<TrainingPlatform> {
+  const teamName = requireTeam(team);
+  const prefix = parameterPrefix(teamName, stage);
+  const values = await readTeamParameters(ssm, teamName, region, prefix);
   const missing = REQUIRED[purpose].filter((name) => !values.get(name));
   if (missing.length > 0) {
     throw new StackNotDeployedError(
-      `the training stack for team '${team}' stage '${stage}' is not deployed in ${region}: ` +
+      `the training stack for team '${teamName}' stage '${stage}' is not deployed in ${region}: ` +
         `missing SSM parameter${missing.length > 1 ? 's' : ''} ${missing.map((m) => prefix + m).join(', ')}`,
     );
   }
@@ -159,7 +180,7 @@ export async function loadPlatform(
     }
   }
   return {
-    team,
+    team: teamName,
     stage,
     prefix,
     roleArn: get('role-arn'),
