@@ -61,6 +61,11 @@ export function trainingJobNamePrefix(t: TeamStage): string {
   return `${t.team}-${t.stage}-`;
 }
 
+/** The MLflow experiment a team environment's training runs are logged to. */
+export function experimentName(t: TeamStage): string {
+  return `${t.team}-${t.stage}`;
+}
+
 /** Tags on every resource of a team environment (cost allocation and ownership). */
 export function teamTags(t: TeamConfig): Record<string, string> {
   return {

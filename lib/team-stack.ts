@@ -7,7 +7,7 @@ import { DATA_ZONES, DataLake } from '../constructs/data-lake';
 import { ModelApproval, RetrainingPipeline } from '../constructs/lifecycle';
 import { PodIdentity, ServingChart } from '../constructs/k8s';
 import { TeamMonitoring } from '../constructs/monitoring';
-import { TeamServing } from '../constructs/serving';
+import { RateLimitAcl, TeamServing } from '../constructs/serving';
 import { TrainingInfra } from '../constructs/training';
 import { STATE_MACHINE_PARAMETER } from '../training/launcher/pipeline/contract';
 import type { TeamConfig } from './config';
@@ -107,6 +107,12 @@ export class TeamStack extends MlStack {
       maxVcpus: config.training.maxVcpus,
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
       objective: config.training.objective,
+      experimentTracking: config.training.experimentTracking.enabled
+        ? {
+            trackingServerName: teamResourcePrefix(config),
+            size: config.training.experimentTracking.size,
+          }
+        : undefined,
     });
 
     // Serving: the AWS side here (pod role, API keys, image), the Kubernetes side from the
@@ -123,6 +129,10 @@ export class TeamStack extends MlStack {
       removalPolicy,
       apiKeyRotation: Duration.days(serving.apiKeyRotationDays),
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
+    });
+    const rateLimit = new RateLimitAcl(this, 'ServingRateLimit', {
+      name: `${teamResourcePrefix(config)}-serving`,
+      requestsPerSecond: serving.rateLimit.requestsPerSecond,
     });
     const chart = new ServingChart(new cdk8s.App(), 'Serving', {
       team: config.team,
@@ -145,11 +155,13 @@ export class TeamStack extends MlStack {
       cpuMillicores: serving.cpuMillicores,
       memoryMiB: serving.memoryMiB,
       capture: { uri: this.serving.feedbackUri, sampleRate: serving.captureSampleRate },
-      gpusPerPod: serving.gpusPerPod,
+      // A request slower than the p99 target is worth a line even when not sampled.
+      accessLog: { sampleRate: serving.accessLogSampleRate, slowRequestMs: serving.latencyP99Ms },
+      webAclArn: rateLimit.webAclArn,
+      perPodRateLimit: serving.rateLimit.perPodRequestsPerSecond,
       quota: {
         cpuMillicores: Math.round(serving.quota.cpu * 1000),
         memoryMiB: Math.round(serving.quota.memoryGiB * 1024),
-        gpus: serving.quota.gpus,
       },
     });
     this.serving.addChart('Manifests', chart);
@@ -161,6 +173,7 @@ export class TeamStack extends MlStack {
       stage: config.stage,
       alarmEmails: config.alarmEmails,
       trainingJobNamePrefix: trainingJobNamePrefix(config),
+      trainingJobQueue: this.training.jobQueue,
       service: {
         modelName: serving.modelName,
         // A literal, not the cluster's token: it is a metric dimension value.

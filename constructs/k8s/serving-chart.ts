@@ -41,11 +41,6 @@ export interface ServingQuota {
    * @default - (maxReplicas + 1) pods of the service
    */
   readonly memoryMiB?: number;
-  /**
-   * Total `requests.nvidia.com/gpu` of the namespace.
-   * @default - (maxReplicas + 1) * gpusPerPod (0 for a CPU service)
-   */
-  readonly gpus?: number;
 }
 
 /** Per-container defaults and bounds (LimitRange) for anything else run in the namespace. */
@@ -127,17 +122,28 @@ export interface ServingChartProps {
    */
   readonly memoryMiB?: number;
   /**
-   * NVIDIA GPUs per pod; above 0 the pod requests `nvidia.com/gpu` and tolerates the GPU
-   * node taint `nvidia.com/gpu` (any value, effect NoSchedule).
-   * @default 0
-   */
-  readonly gpusPerPod?: number;
-  /**
    * Sampled request/response capture for offline drift analysis: the service writes batches
    * of JSON lines under `uri` (the pod role must be allowed to write there).
    * @default - no capture
    */
   readonly capture?: { readonly uri: string; readonly sampleRate: number };
+  /**
+   * Access logs: the share of successful inference requests logged, and the latency from which
+   * a request is always logged (4xx and 5xx always are).
+   * @default - 1% sampled, 1000 ms slow
+   */
+  readonly accessLog?: { readonly sampleRate?: number; readonly slowRequestMs?: number };
+  /**
+   * Requests per second one API key may send to one pod: the second line behind the fleet-wide
+   * WAF limit (`webAclArn`).
+   * @default - no per-pod limit
+   */
+  readonly perPodRateLimit?: number;
+  /**
+   * AWS WAF web ACL (regional) the load balancer controller attaches to the team's ALB.
+   * @default - no web ACL
+   */
+  readonly webAclArn?: string;
   /**
    * HPA target: average CPU utilisation (percent of the request).
    * @default 70
@@ -270,7 +276,8 @@ export class ServingChart extends Chart {
       'limits.cpu': milli(p.quota.cpuMillicores),
       'requests.memory': mebi(p.quota.memoryMiB),
       'limits.memory': mebi(p.quota.memoryMiB),
-      'requests.nvidia.com/gpu': k8s.Quantity.fromNumber(p.quota.gpus),
+      // The service runs ONNX Runtime on CPUs: no pod of the namespace may claim a GPU.
+      'requests.nvidia.com/gpu': k8s.Quantity.fromNumber(0),
       // Exposure goes through the team's Ingress only: no NodePort or LoadBalancer services.
       'services.nodeports': k8s.Quantity.fromNumber(0),
       'services.loadbalancers': k8s.Quantity.fromNumber(0),
@@ -348,6 +355,11 @@ export class ServingChart extends Chart {
             [SERVING_ENV.captureSample]: String(props.capture.sampleRate),
           }
         : {}),
+      [SERVING_ENV.accessLogSample]: String(props.accessLog?.sampleRate ?? 0.01),
+      [SERVING_ENV.slowRequestMs]: String(props.accessLog?.slowRequestMs ?? 1000),
+      ...(props.perPodRateLimit !== undefined
+        ? { [SERVING_ENV.rateLimitRps]: String(props.perPodRateLimit) }
+        : {}),
       [SERVING_ENV.team]: props.team,
       [SERVING_ENV.stage]: props.stage,
       [SERVING_ENV.shutdownDelayMs]: '0',
@@ -362,7 +374,6 @@ export class ServingChart extends Chart {
     const resources: Record<string, k8s.Quantity> = {
       cpu: milli(p.cpuMillicores),
       memory: mebi(p.memoryMiB),
-      ...(p.gpusPerPod > 0 ? { 'nvidia.com/gpu': k8s.Quantity.fromNumber(p.gpusPerPod) } : {}),
     };
     const httpGet = (path: string): k8s.HttpGetAction => ({
       path,
@@ -423,13 +434,6 @@ export class ServingChart extends Chart {
                 matchLabelKeys: ['pod-template-hash'],
               },
             ],
-            ...(p.gpusPerPod > 0
-              ? {
-                  tolerations: [
-                    { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
-                  ],
-                }
-              : {}),
             containers: [
               {
                 name,
@@ -591,6 +595,7 @@ export class ServingChart extends Chart {
       ...(p.allowedClientCidrs.length > 0
         ? { 'alb.ingress.kubernetes.io/inbound-cidrs': p.allowedClientCidrs.join(',') }
         : {}),
+      ...(props.webAclArn ? { 'alb.ingress.kubernetes.io/wafv2-acl-arn': props.webAclArn } : {}),
     };
     new k8s.KubeIngress(this, 'Ingress', {
       metadata: { ...meta(name), annotations: albAnnotations },
@@ -779,6 +784,18 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
       fail('capture.uri', uri, 'use s3://<bucket>/<prefix>');
     }
   }
+  const perPod = props.perPodRateLimit;
+  if (perPod !== undefined && !(Number.isInteger(perPod) && perPod >= 1)) {
+    fail('perPodRateLimit', perPod, 'use a whole number of requests per second, at least 1');
+  }
+  const logSample = props.accessLog?.sampleRate;
+  if (logSample !== undefined && !(logSample >= 0 && logSample <= 1)) {
+    fail('accessLog.sampleRate', logSample, 'use a share of requests from 0 to 1');
+  }
+  const slowMs = props.accessLog?.slowRequestMs;
+  if (slowMs !== undefined && !(slowMs >= 0 && slowMs <= 600000)) {
+    fail('accessLog.slowRequestMs', slowMs, 'use milliseconds from 0 to 600000');
+  }
   if (literal(props.apiKeysSecret) && props.apiKeysSecret.trim() === '') {
     fail('apiKeysSecret', props.apiKeysSecret, 'pass the Secrets Manager secret name or ARN');
   }
@@ -820,7 +837,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
   }
   const cpuMillicores = wholeIn('cpuMillicores', props.cpuMillicores ?? 1000, 50, 256000);
   const memoryMiB = wholeIn('memoryMiB', props.memoryMiB ?? 512, 64, 1048576);
-  const gpusPerPod = wholeIn('gpusPerPod', props.gpusPerPod ?? 0, 0, 16);
   const pods = maxReplicas + 1;
   const quota = {
     cpuMillicores: wholeIn(
@@ -835,7 +851,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
       1,
       100_000_000,
     ),
-    gpus: wholeIn('quota.gpus', props.quota?.gpus ?? pods * gpusPerPod, 0, 10_000),
   };
   const enough = (prop: string, total: number, perPod: number) => {
     if (total < perPod * maxReplicas) {
@@ -848,7 +863,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
   };
   enough('cpuMillicores', quota.cpuMillicores, cpuMillicores);
   enough('memoryMiB', quota.memoryMiB, memoryMiB);
-  enough('gpus', quota.gpus, gpusPerPod);
 
   const l = props.limitRange ?? {};
   const limitRange = {
@@ -927,7 +941,6 @@ function resolveProps(scope: Construct, props: ServingChartProps) {
     maxReplicas,
     cpuMillicores,
     memoryMiB,
-    gpusPerPod,
     quota,
     limitRange,
     preStopSleepSeconds,

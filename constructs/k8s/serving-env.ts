@@ -27,6 +27,12 @@ export const SERVING_ENV = {
   captureUri: 'SERVING_CAPTURE_URI',
   /** Share of requests captured (0..1). */
   captureSample: 'SERVING_CAPTURE_SAMPLE',
+  /** Requests per second one API key may send to this pod (token bucket; 0: off). */
+  rateLimitRps: 'SERVING_RATE_LIMIT_RPS',
+  /** Share (0..1) of successful inference requests that get an access log line. */
+  accessLogSample: 'SERVING_ACCESS_LOG_SAMPLE',
+  /** Requests at least this slow (ms) are always logged, like 4xx and 5xx. */
+  slowRequestMs: 'SERVING_SLOW_REQUEST_MS',
   /** Values of the `Team` and `Stage` metric dimensions. */
   team: 'SERVING_TEAM',
   stage: 'SERVING_STAGE',

@@ -1,4 +1,5 @@
 import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import type * as batch from 'aws-cdk-lib/aws-batch';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -106,10 +107,16 @@ export interface TeamMonitoringProps {
    */
   readonly monthlyBudgetUsd?: number;
   /**
-   * SageMaker training jobs of this team start with this prefix (TrainingJobFailed).
+   * SageMaker training jobs and Batch jobs of this team start with this prefix (TrainingJobFailed).
    * @default `${team}-${stage}-`
    */
   readonly trainingJobNamePrefix?: string;
+  /**
+   * The team's AWS Batch GPU queue (`--mode ec2`): its failed jobs notify the topic and count
+   * as failed training jobs too.
+   * @default - only SageMaker training jobs are watched
+   */
+  readonly trainingJobQueue?: batch.IJobQueue;
   /**
    * Prefix of alarm and dashboard names (must be unique in the account and region).
    * @default `${team}-${stage}`
@@ -127,7 +134,8 @@ export interface TeamMonitoringProps {
  * rule notify one KMS-encrypted, TLS-only SNS topic with the owners' emails.
  *
  * The service emits its metrics through CloudWatch EMF (./serving-metrics.ts is the contract);
- * ServiceDown reads Container Insights, TrainingJobFailed SageMaker's EventBridge events.
+ * ServiceDown reads Container Insights, TrainingJobFailed the EventBridge events of SageMaker
+ * training jobs and of the team's Batch jobs.
  */
 export class TeamMonitoring extends Construct {
   /** The alarm topic (every alarm action, the training rule and the budget publish here). */
@@ -144,6 +152,10 @@ export class TeamMonitoring extends Construct {
   readonly trainingJobFailedRule: events.Rule;
   /** Completed or stopped training jobs; has no target, it exists for its metric. */
   readonly trainingJobFinishedRule: events.Rule;
+  /** Failed Batch jobs on `trainingJobQueue` -> the topic (when a queue is given). */
+  readonly batchJobFailedRule?: events.Rule;
+  /** Succeeded Batch jobs on `trainingJobQueue`; no target, it exists for its metric. */
+  readonly batchJobSucceededRule?: events.Rule;
   readonly dashboard: cloudwatch.Dashboard;
   /** The monthly budget, when `monthlyBudgetUsd` is set. */
   readonly budget?: budgets.CfnBudget;
@@ -307,6 +319,33 @@ export class TeamMonitoring extends Construct {
       description: `${team}/${stage}: a SageMaker training job (${jobPrefix}*) completed or stopped (metric only)`,
       eventPattern: trainingEvent(['Completed', 'Stopped']),
     });
+    if (props.trainingJobQueue) {
+      // Batch reports a job FAILED once, after its last retry (spot reclaims are retried).
+      const batchEvent = (status: string): events.EventPattern => ({
+        source: ['aws.batch'],
+        detailType: ['Batch Job State Change'],
+        detail: {
+          jobQueue: [props.trainingJobQueue!.jobQueueArn],
+          jobName: [{ prefix: jobPrefix }],
+          status: [status],
+        },
+      });
+      this.batchJobFailedRule = new events.Rule(this, 'TrainingBatchJobFailed', {
+        description: `${team}/${stage}: a Batch training job (${jobPrefix}*) failed`,
+        eventPattern: batchEvent('FAILED'),
+      });
+      this.batchJobFailedRule.addTarget(
+        new targets.SnsTopic(topic, {
+          message: events.RuleTargetInput.fromText(
+            `${team}/${stage}: training job ${events.EventField.fromPath('$.detail.jobName')} (AWS Batch, job ${events.EventField.fromPath('$.detail.jobId')}) failed: ${events.EventField.fromPath('$.detail.statusReason')}`,
+          ),
+        }),
+      );
+      this.batchJobSucceededRule = new events.Rule(this, 'TrainingBatchJobSucceeded', {
+        description: `${team}/${stage}: a Batch training job (${jobPrefix}*) succeeded (metric only)`,
+        eventPattern: batchEvent('SUCCEEDED'),
+      });
+    }
 
     if (props.monthlyBudgetUsd !== undefined) {
       this.budget = this.createBudget(team, stage, props.monthlyBudgetUsd, topic);
@@ -374,27 +413,52 @@ export class TeamMonitoring extends Construct {
     );
   }
 
-  /** Failed training jobs of the team (EventBridge matches, Sum per hour). */
-  metricTrainingJobsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.ruleMatches(this.trainingJobFailedRule, 'failed', props);
-  }
-
-  /** Completed or stopped training jobs of the team (EventBridge matches, Sum per hour). */
-  metricTrainingJobsFinished(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.ruleMatches(this.trainingJobFinishedRule, 'completed or stopped', props);
-  }
-
-  private ruleMatches(
-    rule: events.Rule,
-    label: string,
-    props?: cloudwatch.MetricOptions,
-  ): cloudwatch.Metric {
-    return this.metricIn(
-      'AWS/Events',
-      'TriggeredRules',
-      { RuleName: rule.ruleName },
-      { statistic: 'Sum', period: Duration.hours(1), label, ...props },
+  /** Failed training jobs of the team, SageMaker and Batch (EventBridge matches, Sum per hour). */
+  metricTrainingJobsFailed(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
+    return this.ruleMatches(
+      { sagemakerFailed: this.trainingJobFailedRule, batchFailed: this.batchJobFailedRule },
+      'failed',
+      props,
     );
+  }
+
+  /** Completed, stopped or succeeded training jobs of the team (EventBridge matches, Sum per hour). */
+  metricTrainingJobsFinished(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
+    return this.ruleMatches(
+      {
+        sagemakerFinished: this.trainingJobFinishedRule,
+        batchSucceeded: this.batchJobSucceededRule,
+      },
+      'completed or stopped',
+      props,
+    );
+  }
+
+  /** Matches of the rules that exist (by metric id, unique on a graph), summed; an hour without matches counts 0. */
+  private ruleMatches(
+    rules: Record<string, events.Rule | undefined>,
+    label: string,
+    props?: cloudwatch.MathExpressionOptions,
+  ): cloudwatch.MathExpression {
+    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
+    for (const [id, rule] of Object.entries(rules)) {
+      if (!rule) continue;
+      usingMetrics[id] = this.metricIn(
+        'AWS/Events',
+        'TriggeredRules',
+        { RuleName: rule.ruleName },
+        { statistic: 'Sum', period: Duration.hours(1) },
+      );
+    }
+    return new cloudwatch.MathExpression({
+      expression: Object.keys(usingMetrics)
+        .map((id) => `FILL(${id}, 0)`)
+        .join(' + '),
+      usingMetrics,
+      label,
+      period: Duration.hours(1),
+      ...props,
+    });
   }
 
   /** The one place metrics are built: 1-minute periods unless the caller says otherwise. */

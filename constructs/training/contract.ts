@@ -31,6 +31,8 @@ export const TRAINING_PARAMETERS = {
     'the model the team serves (serving.modelName): its folder in the model store and its registry group',
   approval:
     'manual | auto (training.approval): whether a published model package starts PendingManualApproval or Approved',
+  'mlflow/tracking-server-arn':
+    "optional: ARN of the team's SageMaker MLflow tracking server (training.experimentTracking); the launcher passes it to the trainer",
 } as const;
 export type TrainingParameter = keyof typeof TRAINING_PARAMETERS;
 
@@ -65,3 +67,17 @@ export function decodeObjective(raw: string): Objective {
 /** Values of the `approval` parameter. */
 export const APPROVAL_MODES = ['manual', 'auto'] as const;
 export type ApprovalMode = (typeof APPROVAL_MODES)[number];
+/** Sizes of a SageMaker managed MLflow tracking server (`training.experimentTracking.size`). */
+export const TRACKING_SERVER_SIZES = ['Small', 'Medium', 'Large'] as const;
+export type TrackingServerSize = (typeof TRACKING_SERVER_SIZES)[number];
+
+/**
+ * The trainer's experiment tracking environment (MLflow's own variable names): the launcher
+ * sets them on the job, training/reference/ml_trainer/tracking.py reads them. With a tracking
+ * server ARN as the URI, the MLflow client's sagemaker-mlflow plugin signs the calls.
+ */
+export const TRACKING_ENV = {
+  trackingUri: 'MLFLOW_TRACKING_URI',
+  experimentName: 'MLFLOW_EXPERIMENT_NAME',
+  runName: 'MLFLOW_RUN_NAME',
+} as const;

@@ -1,2 +1,3 @@
 export * from './contract';
 export * from './training-infra';
+export * from './experiment-tracking';

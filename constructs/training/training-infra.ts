@@ -16,8 +16,10 @@ import {
   encodeObjective,
   TRAINING_PARAMETERS,
   type ApprovalMode,
+  type TrackingServerSize,
   type TrainingParameter,
 } from './contract';
+import { ExperimentTracking } from './experiment-tracking';
 
 /** A trainer image in ECR, e.g. a `DockerImageAsset` of `training/reference/Dockerfile`. */
 export interface TrainerImage {
@@ -94,6 +96,16 @@ export interface TrainingInfraProps {
    * @default - no parameter: the trainer's default objective (f1, no target)
    */
   readonly objective?: Objective;
+  /**
+   * A SageMaker managed MLflow tracking server the training roles (only) may log to, with its
+   * artifacts under `models/mlflow/`; its ARN is the `mlflow/tracking-server-arn` parameter.
+   * @default - no tracking server
+   */
+  readonly experimentTracking?: {
+    readonly trackingServerName: string;
+    /** @default 'Small' */
+    readonly size?: TrackingServerSize;
+  };
 }
 
 /**
@@ -111,6 +123,8 @@ export class TrainingInfra extends Construct {
   readonly jobDefinition: batch.EcsJobDefinition;
   readonly securityGroup: ec2.SecurityGroup;
   readonly modelPackageGroup: sagemaker.CfnModelPackageGroup;
+  /** The team's MLflow tracking server, when `experimentTracking` is set. */
+  readonly experimentTracking?: ExperimentTracking;
 
   constructor(scope: Construct, id: string, props: TrainingInfraProps) {
     super(scope, id);
@@ -302,6 +316,15 @@ export class TrainingInfra extends Construct {
       modelPackageGroupDescription: `Model registry of ${props.parameterPath}`,
     });
 
+    if (props.experimentTracking) {
+      this.experimentTracking = new ExperimentTracking(this, 'ExperimentTracking', {
+        dataLake,
+        ...props.experimentTracking,
+      });
+      this.experimentTracking.grantLogging(this.sageMakerRole);
+      this.experimentTracking.grantLogging(this.batchJobRole);
+    }
+
     const models = dataLake.bucket('models').bucketName;
     const features = dataLake.bucket('features').bucketName;
     const parameters: Partial<Record<TrainingParameter, string>> = {
@@ -320,6 +343,9 @@ export class TrainingInfra extends Construct {
       ...(props.objective ? { objective: encodeObjective(props.objective) } : {}),
       'model-name': props.modelName,
       approval: props.approval ?? 'manual',
+      ...(this.experimentTracking
+        ? { 'mlflow/tracking-server-arn': this.experimentTracking.trackingServerArn }
+        : {}),
     };
     for (const [name, value] of Object.entries(parameters) as [TrainingParameter, string][]) {
       new ssm.StringParameter(this, `Param-${name}`, {

@@ -1,5 +1,5 @@
 import type { Objective } from '../../serving/src/bundle/quality';
-import type { ApprovalMode } from '../../constructs/training/contract';
+import type { ApprovalMode, TrackingServerSize } from '../../constructs/training/contract';
 import type { Stage, TeamFile } from './schema';
 
 /** A team environment with every default applied: what stacks and constructs receive. */
@@ -45,6 +45,11 @@ export interface TeamConfig {
     readonly objective?: Objective;
     /** Registry approval of published models (prod: manual, dev and staging: auto). */
     readonly approval: ApprovalMode;
+    /** A SageMaker MLflow tracking server for the team (off in dev unless asked for). */
+    readonly experimentTracking: {
+      readonly enabled: boolean;
+      readonly size: TrackingServerSize;
+    };
   };
   /** The shared EKS cluster as this team asks for it (see `derivePlatforms`). */
   readonly cluster: {
@@ -62,13 +67,19 @@ export interface TeamConfig {
     readonly cpuMillicores: number;
     readonly memoryMiB: number;
     readonly latencyP99Ms: number;
-    readonly gpusPerPod: number;
     /** Share of requests captured to the data lake (0: off). */
     readonly captureSampleRate: number;
+    /** Share of successful inference requests that get an access log line. */
+    readonly accessLogSampleRate: number;
+    /** Per API key: fleet-wide (WAF on the load balancer) and per pod (the service's limiter). */
+    readonly rateLimit: {
+      readonly requestsPerSecond: number;
+      readonly perPodRequestsPerSecond: number;
+    };
     /** Days between API key rotations (the previous key stays valid one more interval). */
     readonly apiKeyRotationDays: number;
     /** ResourceQuota of the team namespace. */
-    readonly quota: { readonly cpu: number; readonly memoryGiB: number; readonly gpus: number };
+    readonly quota: { readonly cpu: number; readonly memoryGiB: number };
     readonly ingress: {
       /** ACM certificate of the HTTPS listener. */
       readonly certificateArn: string;
@@ -117,6 +128,8 @@ export interface NodeGroupConfig {
 
 interface StageDefaults {
   apiKeyRotationDays: number;
+  /** A managed MLflow server runs (and bills) all the time: off where experiments are throwaway. */
+  experimentTracking: boolean;
   canaryPercent: number;
   bakeMinutes: number;
   minCanaryRequests: number;
@@ -133,6 +146,7 @@ interface StageDefaults {
 /** Stage-aware defaults: prod keeps more and runs highly available; dev is small and cheap. */
 export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = {
   dev: {
+    experimentTracking: false,
     apiKeyRotationDays: 30,
     canaryPercent: 50,
     bakeMinutes: 15,
@@ -147,6 +161,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 2 },
   },
   staging: {
+    experimentTracking: true,
     apiKeyRotationDays: 30,
     canaryPercent: 20,
     bakeMinutes: 60,
@@ -161,6 +176,7 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
     gpuNodes: { instanceTypes: ['g5.xlarge'], minSize: 0, maxSize: 4 },
   },
   prod: {
+    experimentTracking: true,
     apiKeyRotationDays: 90,
     canaryPercent: 10,
     bakeMinutes: 240,
@@ -186,7 +202,6 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
   const maxReplicas = serving.maxReplicas ?? Math.max(d.maxReplicas, minReplicas);
   const cpuMillicores = serving.cpuMillicores ?? 1000;
   const memoryMiB = serving.memoryMiB ?? 512;
-  const gpusPerPod = serving.gpusPerPod ?? 0;
   // Room for every replica the autoscaler may run plus one rolling-update surge pod.
   const podsAtPeak = maxReplicas + 1;
   const config: TeamConfig = {
@@ -227,6 +242,10 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       promotionMargin: file.training?.promotionMargin ?? 0.005,
       objective: file.training?.objective as Objective | undefined,
       approval: file.training?.approval ?? (file.stage === 'prod' ? 'manual' : 'auto'),
+      experimentTracking: {
+        enabled: file.training?.experimentTracking?.enabled ?? d.experimentTracking,
+        size: file.training?.experimentTracking?.size ?? 'Small',
+      },
     },
     cluster: {
       endpointPublicCidrs: file.cluster?.endpointPublicCidrs ?? [],
@@ -241,13 +260,20 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       cpuMillicores,
       memoryMiB,
       latencyP99Ms: serving.latencyP99Ms ?? 100,
-      gpusPerPod,
       captureSampleRate: serving.captureSampleRate ?? 0,
+      accessLogSampleRate: serving.accessLogSampleRate ?? 0.01,
+      rateLimit: {
+        requestsPerSecond: serving.rateLimit?.requestsPerSecond ?? 1000,
+        // No single pod should see more of one key than the whole fleet allows.
+        perPodRequestsPerSecond:
+          serving.rateLimit?.perPodRequestsPerSecond ??
+          serving.rateLimit?.requestsPerSecond ??
+          1000,
+      },
       apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
         memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),
-        gpus: serving.quota?.gpus ?? podsAtPeak * gpusPerPod,
       },
       ingress: {
         // The schema requires it; the fallback only satisfies the type.

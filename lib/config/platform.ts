@@ -70,15 +70,6 @@ export function derivePlatforms(teams: readonly TeamConfig[]): PlatformConfig[] 
       }
     }
     const cluster = clusterOf(members);
-    for (const m of members) {
-      if (m.serving.gpusPerPod > 0 && !cluster.gpuNodes) {
-        problems.push({
-          file: m.sourceFile,
-          path: 'serving.gpusPerPod',
-          message: `needs GPU nodes: no team in account ${m.account} ${m.region} configures cluster.gpuNodes`,
-        });
-      }
-    }
     platforms.push({
       account: first.account,
       region: first.region,

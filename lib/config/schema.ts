@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { APPROVAL_MODES } from '../../constructs/training/contract';
 import { MODEL_NAME_PATTERN } from '../../serving/src/store/layout';
 import { objectiveIssues } from '../../serving/src/bundle/quality';
+import { TRACKING_SERVER_SIZES } from '../../constructs/training/contract';
 
 /**
  * The schema of one team environment file (`config/teams/<file>.yaml`).
@@ -117,6 +118,13 @@ export const trainingSchema = z.strictObject({
   approval: z
     .enum(APPROVAL_MODES, { error: `must be one of ${APPROVAL_MODES.join(', ')}` })
     .optional(),
+  /** A SageMaker managed MLflow tracking server for the team's runs. */
+  experimentTracking: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      size: z.enum(TRACKING_SERVER_SIZES).optional(),
+    })
+    .optional(),
 });
 
 /** A share in [0, 1] of the metric's own scale ("points" on a 0..1 metric: 0.02 = 2 points). */
@@ -216,6 +224,13 @@ export const clusterSchema = z.strictObject({
   gpuNodes: nodeGroupSchema.optional(),
 });
 
+/**
+ * Why a team file may not give the service GPUs: the image ships the CPU-only ONNX Runtime and
+ * the session uses the CPU execution provider, so requested GPUs would be paid for and idle.
+ */
+export const GPU_SERVING_REFUSED =
+  'must be 0: the serving image has the CPU-only ONNX Runtime and runs the CPU execution provider, so GPUs requested for its pods would sit idle (and be paid for); size serving.cpuMillicores instead (GPU training is unaffected: training.instanceType)';
+
 export const servingSchema = z.strictObject({
   /** Model name served by the team's inference service (the URL name and its store folder). */
   modelName: z
@@ -234,8 +249,8 @@ export const servingSchema = z.strictObject({
   /** p99 latency target in milliseconds (alarm threshold). */
   latencyP99Ms: z.number().positive().max(60000).optional(),
   /**
-   * NVIDIA GPUs per pod (0: a CPU service). Above 0 the pods run on the cluster's GPU nodes,
-   * so some team of the account and region must configure `cluster.gpuNodes`.
+   * Refused above 0 (see GPU_SERVING_REFUSED): the service runs ONNX Runtime's CPU execution
+   * provider, so GPUs a pod requested would sit idle. Kept so a file that sets it gets the reason.
    */
   gpusPerPod: z.number().int().min(0).max(16).optional(),
   /**
@@ -243,6 +258,22 @@ export const servingSchema = z.strictObject({
    * team's data lake (`processed` zone, `feedback/` prefix) for offline drift analysis.
    */
   captureSampleRate: z.number().min(0).max(1).optional(),
+  /**
+   * Share of successful inference requests (0..1) that get an access log line; 4xx, 5xx and
+   * requests slower than latencyP99Ms are always logged.
+   */
+  accessLogSampleRate: z.number().min(0).max(1).optional(),
+  /**
+   * Requests per second per API key. The fleet-wide limit is an AWS WAF rate-based rule on the
+   * team's load balancer (counted over 60 s, so however many pods run); each pod also limits a
+   * key to perPodRequestsPerSecond as a second line, for bursts faster than WAF's count.
+   */
+  rateLimit: z
+    .strictObject({
+      requestsPerSecond: z.number().int().min(1).max(1_000_000).optional(),
+      perPodRequestsPerSecond: z.number().int().min(1).max(1_000_000).optional(),
+    })
+    .optional(),
   /**
    * Days between automatic rotations of the serving API keys. Each rotation adds a new key
    * and keeps the previous one, which stops working at the rotation after.
@@ -258,7 +289,7 @@ export const servingSchema = z.strictObject({
       cpu: z.number().positive().max(10000).optional(),
       /** Memory in GiB. */
       memoryGiB: z.number().positive().max(100000).optional(),
-      /** GPUs (`requests.nvidia.com/gpu`). */
+      /** GPUs (`requests.nvidia.com/gpu`): refused above 0, like gpusPerPod. */
       gpus: z.number().int().min(0).max(1000).optional(),
     })
     .optional(),
@@ -379,6 +410,20 @@ export const teamFileSchema = z
         code: 'custom',
         path: ['serving', 'maxReplicas'],
         message: `must be >= serving.minReplicas (${minReplicas})`,
+      });
+    }
+    if ((file.serving?.gpusPerPod ?? 0) > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'gpusPerPod'],
+        message: GPU_SERVING_REFUSED,
+      });
+    }
+    if ((file.serving?.quota?.gpus ?? 0) > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serving', 'quota', 'gpus'],
+        message: GPU_SERVING_REFUSED,
       });
     }
     for (const group of ['nodes', 'gpuNodes'] as const) {

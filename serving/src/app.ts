@@ -12,6 +12,7 @@ import { ApiError } from './errors';
 import { PredictionMemory } from './feedback';
 import { InferenceService } from './inference';
 import { ApiKeys } from './keys';
+import { containerCpus, workersFor } from './bundle/cpu-limit';
 import { histogramSeries, Metrics } from './metrics';
 import { ModelRegistry } from './registry';
 import { healthRoutes } from './routes/health';
@@ -165,6 +166,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   const keysAtStart = apiKeys.current.length;
   if (!keysAtStart) app.log.warn('no API keys configured (SERVING_API_KEYS / SERVING_API_KEYS_FILE): inference endpoints are open');
+  const cpus = containerCpus();
+  const workers = config.inferenceWorkers === 'auto' ? workersFor(cpus) : config.inferenceWorkers;
+  app.log.info({ inference_workers: workers, cpus, setting: config.inferenceWorkers }, 'inference worker pool size');
   const source = opts.source ?? openSource(config.modelSource, { forcePathStyle: config.s3ForcePathStyle });
   registry = new ModelRegistry(
     source,
@@ -174,6 +178,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       batcher: config.batcher,
       drift: config.drift,
       intraOpThreads: config.intraOpThreads,
+      workers,
+      inlineRunBudgetMs: config.inlineRunBudgetMs,
       team: config.team,
       stage: config.stage,
       modelName: config.modelName,
@@ -311,21 +317,34 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   };
 
+  const accessLogSample = config.accessLog.sample;
+  const debugLines = app.log.level === 'debug' || app.log.level === 'trace';
   app.addHook('onResponse', (request, reply, done) => {
     const ms = reply.elapsedTime;
     finish(request, reply.statusCode, ms);
     const route = request.routeOptions;
-    const line = {
-      method: request.method,
-      url: request.url,
-      route: route.url,
-      status: reply.statusCode,
-      latency_ms: Math.round(ms * 1000) / 1000,
-      model_version: request.served?.version,
-      instances: request.instances || undefined,
-    };
-    if (route.config.inference || reply.statusCode >= 400) request.log.info(line, 'request');
-    else request.log.debug(line, 'request');
+    // Errors and slow requests always; successful inference requests sampled (a line per
+    // request costs more in CloudWatch Logs than the pods at fleet scale); the rest at debug.
+    const status = reply.statusCode;
+    const slow = ms >= config.accessLog.slowRequestMs;
+    const always = status >= 400 || slow;
+    const sampled = !always && route.config.inference !== undefined && accessLogSample > 0 && Math.random() < accessLogSample;
+    if (always || sampled || debugLines) {
+      const line = {
+        method: request.method,
+        url: request.url,
+        route: route.url,
+        status,
+        latency_ms: Math.round(ms * 1000) / 1000,
+        model_version: request.served?.version,
+        instances: request.instances || undefined,
+        slow: slow || undefined,
+        // A sampled line stands for 1/sample requests: what log queries scale counts by.
+        sample_rate: sampled ? accessLogSample : undefined,
+      };
+      if (always || sampled) request.log.info(line, 'request');
+      else request.log.debug(line, 'request');
+    }
     done();
   });
   app.addHook('onRequestAbort', async (request) => finish(request, 499, 0));

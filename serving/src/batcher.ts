@@ -14,17 +14,18 @@ export interface BatchResult {
 }
 
 /**
- * Coalesces concurrent requests into one ONNX Runtime run. A request that finds the model
- * idle is run on the next turn of the event loop (after every request already parsed in this
- * turn has queued), or after maxWaitMs when set; requests arriving while a run is in flight
- * queue and go together in the next run. So an idle server adds no latency, and a busy one
+ * Coalesces concurrent requests into ONNX Runtime runs, one run per inference worker at a time.
+ * A request that finds a worker idle is run on the next turn of the event loop (after every
+ * request already parsed in this turn has queued), or after maxWaitMs when set; requests
+ * arriving while every worker is busy queue and go together in the next free worker's run. So an idle server adds no latency, and a busy one
  * amortises the per-run cost over many rows.
  */
 export class MicroBatcher {
   private queue: Job[] = [];
   private queuedRows = 0;
   private scheduled = false;
-  private running = false;
+  /** Runs in flight: up to the model's concurrency (one per inference worker). */
+  private running = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -34,7 +35,7 @@ export class MicroBatcher {
   ) {}
 
   get pending(): number {
-    return this.queue.length + (this.running ? 1 : 0);
+    return this.queue.length + this.running;
   }
 
   predict(input: Float32Array, rows: number): Promise<BatchResult> {
@@ -52,7 +53,7 @@ export class MicroBatcher {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running) return;
+    if (this.scheduled || this.running >= this.model.concurrency) return;
     this.scheduled = true;
     if (this.opts.maxWaitMs > 0 && this.queuedRows < this.opts.maxRows) setTimeout(() => this.flush(), this.opts.maxWaitMs);
     else setImmediate(() => this.flush());
@@ -75,7 +76,7 @@ export class MicroBatcher {
     this.scheduled = false;
     const jobs = this.takeBatch();
     if (!jobs.length) return this.settle();
-    this.running = true;
+    this.running++;
     try {
       let input: Float32Array;
       let rows = 0;
@@ -92,7 +93,8 @@ export class MicroBatcher {
         }
       }
       this.onBatch?.(rows);
-      const output = await this.model.run(input, rows);
+      // A coalesced input was built for this run only: its buffer moves to the worker.
+      const output = await this.model.run(input, rows, jobs.length > 1);
       let offset = 0;
       for (const j of jobs) {
         j.resolve({ output, offset });
@@ -101,7 +103,7 @@ export class MicroBatcher {
     } catch (e) {
       for (const j of jobs) j.reject(e);
     } finally {
-      this.running = false;
+      this.running--;
       if (this.queue.length) this.schedule();
       else this.settle();
     }

@@ -34,6 +34,8 @@ const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SERVING_ACCESS_LOG_SAMPLE: num(0, 1).default(0.01),
+  SERVING_SLOW_REQUEST_MS: num(0, 600000).default(1000),
   SERVING_POLL_INTERVAL_S: num(0.05, 86400).default(30),
   SERVING_RETRY_FAILED_S: num(0, 86400).default(300),
   SERVING_API_KEYS: z.string().optional(),
@@ -69,6 +71,10 @@ const envSchema = z.object({
   SERVING_REQUEST_TIMEOUT_MS: int(0, 600000).default(10000),
   SERVING_KEEP_ALIVE_TIMEOUT_MS: int(0, 600000).default(65000),
   SERVING_INTRA_OP_THREADS: int(1, 64).default(1),
+  SERVING_INLINE_RUN_BUDGET_MS: num(0, 10).default(0.2),
+  SERVING_INFERENCE_WORKERS: z
+    .union([z.literal('auto'), int(0, 64)], { message: 'must be auto or a whole number 0..64' })
+    .default('auto'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -78,6 +84,11 @@ export interface Config {
   port: number;
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * Access log lines of successful inference requests: this share of them (0..1), at random.
+   * 4xx/5xx and requests slower than slowRequestMs are always logged.
+   */
+  accessLog: { sample: number; slowRequestMs: number };
   pollIntervalMs: number;
   retryFailedMs: number;
   /** Raw API keys from SERVING_API_KEYS (comma separated); hashed by the auth plugin. */
@@ -115,6 +126,16 @@ export interface Config {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   intraOpThreads: number;
+  /**
+   * Inference worker threads: `auto` sizes the pool from the container's CPU limit (cgroup);
+   * 0 runs ONNX Runtime on the event loop (only to measure what the pool buys).
+   */
+  inferenceWorkers: number | 'auto';
+  /**
+   * A batch estimated to run within this many ms runs on the event loop, where two thread
+   * hand-offs would cost more than it holds the loop (0: every batch goes to a worker).
+   */
+  inlineRunBudgetMs: number;
 }
 
 export class ConfigError extends Error {
@@ -145,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    accessLog: { sample: e.SERVING_ACCESS_LOG_SAMPLE, slowRequestMs: e.SERVING_SLOW_REQUEST_MS },
     pollIntervalMs: e.SERVING_POLL_INTERVAL_S * 1000,
     retryFailedMs: e.SERVING_RETRY_FAILED_S * 1000,
     apiKeys: (e.SERVING_API_KEYS ?? '')
@@ -191,5 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.SERVING_REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: e.SERVING_KEEP_ALIVE_TIMEOUT_MS,
     intraOpThreads: e.SERVING_INTRA_OP_THREADS,
+    inferenceWorkers: e.SERVING_INFERENCE_WORKERS,
+    inlineRunBudgetMs: e.SERVING_INLINE_RUN_BUDGET_MS,
   });
 }

@@ -22,6 +22,10 @@ export interface RegistryOptions {
   batcher: { maxRows: number; maxWaitMs: number };
   drift: { window: number; minSamples: number };
   intraOpThreads: number;
+  /** Inference worker threads per loaded version (0: ONNX Runtime on the event loop). */
+  workers: number;
+  /** Batches estimated to run within this many ms stay on the event loop (0: never). */
+  inlineRunBudgetMs: number;
   /** `--team` / `--stage` of the publish hint a not-ready service gives (placeholders if unset). */
   team?: string;
   stage?: string;
@@ -262,7 +266,7 @@ export class ModelRegistry {
     const started = process.hrtime.bigint();
     try {
       const files = await readBundle(this.source, dir);
-      const model = await LoadedModel.load(files, { intraOpThreads: this.opts.intraOpThreads });
+      const model = await LoadedModel.load(files, { intraOpThreads: this.opts.intraOpThreads, workers: this.opts.workers, inlineBudgetMs: this.opts.inlineRunBudgetMs });
       if (version !== null && model.version !== version) {
         await model.release();
         throw new BundleError(`manifest.json says version ${model.version}, alias says ${version}`, 'version_mismatch');
@@ -280,7 +284,10 @@ export class ModelRegistry {
       };
       this.metrics.modelLoads.inc({ ...labels, alias });
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      this.log.info({ ...labels, alias, load_ms: Math.round(ms * 10) / 10 }, 'model loaded and self-tested');
+      this.log.info(
+        { ...labels, alias, load_ms: Math.round(ms * 10) / 10, workers: model.concurrency, inline_max_rows: model.inlineRows },
+        'model loaded and self-tested',
+      );
       return entry;
     } catch (e) {
       this.failed.set(key, { at: Date.now(), message: (e as Error).message });

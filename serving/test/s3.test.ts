@@ -338,6 +338,8 @@ describe('server process on S3 (AWS_ENDPOINT_URL_S3) under load', () => {
       AWS_SECRET_ACCESS_KEY: 'testing',
       SERVING_S3_FORCE_PATH_STYLE: 'true',
       SERVING_API_KEYS: key,
+      // Every access line, so the check below that none carries the key sees them all.
+      SERVING_ACCESS_LOG_SAMPLE: '1',
       SERVING_SHUTDOWN_DELAY_MS: '1500',
       ...CONTRACT_ENV,
       SERVING_TEAM: 'team-process',
@@ -460,7 +462,7 @@ describe('first deploy: a store with no model yet', () => {
       assert.equal(s.stdout.match(/Server listening at/g)?.length, 1, 'one start only');
       const sentence = s.stdout.split('\n').filter((l) => l.includes(`"msg":${JSON.stringify(notReady.message)}`));
       assert.equal(sentence.length, 1, 'the not-ready sentence is logged once, not per poll');
-      // The log line is written as the model swaps in; stdout may reach us a moment after /ready.
+      // Logs are buffered (flushed at least every 250 ms): wait for the line, do not race it.
       await waitFor('the ready log line', () => /"msg":"production model loaded: ready"/.test(s.stdout));
       s.proc.kill('SIGTERM');
       assert.equal(await s.exited, 0);

@@ -116,6 +116,11 @@ describe('team file validation', () => {
       '15 serving.maxReplicas: must be >= serving.minReplicas (5)',
     ],
     [
+      'bad tracking server size',
+      stringify(teamFile({ training: { experimentTracking: { size: 'XL' } } })),
+      '18 training.experimentTracking.size: expected one of "Small"|"Medium"|"Large"',
+    ],
+    [
       'bad CIDR',
       stringify(teamFile({ network: { cidr: '10.0.0.0/8' } })),
       '17 network.cidr: must be an IPv4 CIDR from /16 to /24',
@@ -227,6 +232,19 @@ describe('loading a folder of team files', () => {
     expect(search.training.approval).toBe('manual');
     expect(fraud.training.approval).toBe('auto');
     expect(Object.isFrozen(search.dataLake.lifecycle)).toBe(true);
+    // A tracking server bills around the clock: off in dev unless the team asks.
+    expect(fraud.training.experimentTracking).toEqual({ enabled: false, size: 'Small' });
+    expect(search.training.experimentTracking).toEqual({ enabled: true, size: 'Small' });
+  });
+
+  test('experiment tracking follows the team file where it says', () => {
+    const dir = writeTeamsDir({
+      'a.yaml': teamFile({ training: { experimentTracking: { enabled: true, size: 'Large' } } }),
+    });
+    expect(loadTeamConfigs(dir)[0].training.experimentTracking).toEqual({
+      enabled: true,
+      size: 'Large',
+    });
   });
 
   test('a pipeline section takes its stage defaults; no section, no pipeline', () => {

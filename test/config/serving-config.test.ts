@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import {
   derivePlatforms,
+  GPU_SERVING_REFUSED,
   parseTeamFile,
   STAGE_DEFAULTS,
   type ConfigProblem,
@@ -83,6 +84,18 @@ describe('cluster and serving config: bad files', () => {
       'must be internal or internet-facing',
     ],
     [
+      'GPUs per pod (the service runs ONNX Runtime on CPUs)',
+      { serving: { ingress: { certificateArn: CERTIFICATE_ARN }, gpusPerPod: 1 } },
+      'serving.gpusPerPod',
+      GPU_SERVING_REFUSED,
+    ],
+    [
+      'a GPU quota for the serving namespace',
+      { serving: { ingress: { certificateArn: CERTIFICATE_ARN }, quota: { gpus: 2 } } },
+      'serving.quota.gpus',
+      GPU_SERVING_REFUSED,
+    ],
+    [
       'a negative GPU quota',
       { serving: { ingress: { certificateArn: CERTIFICATE_ARN }, quota: { gpus: -1 } } },
       'serving.quota.gpus',
@@ -139,7 +152,7 @@ describe('cluster and serving config: defaults', () => {
         memoryMiB: 1024,
       },
     });
-    expect(serving.quota).toEqual({ cpu: 3, memoryGiB: 5, gpus: 0 });
+    expect(serving.quota).toEqual({ cpu: 3, memoryGiB: 5 });
     expect(serving.ingress).toEqual({
       certificateArn: CERTIFICATE_ARN,
       scheme: 'internal',
@@ -171,18 +184,6 @@ describe('one cluster per account and region', () => {
       minSize: 0,
       maxSize: 1,
     });
-  });
-
-  test('fails when a team asks for GPUs and no team of the account configures GPU nodes', () => {
-    const gpuTeam = servingTeamConfig({
-      serving: { ingress: { certificateArn: CERTIFICATE_ARN }, gpusPerPod: 1, maxReplicas: 2 },
-    });
-    expect(gpuTeam.serving.quota.gpus).toBe(3);
-    expect(() => derivePlatforms([gpuTeam])).toThrow(
-      /test\.yaml: serving\.gpusPerPod: needs GPU nodes: no team in account 111111111111 eu-west-1 configures cluster\.gpuNodes/,
-    );
-    const withNodes = servingTeamConfig({ team: 'gpus', cluster: { gpuNodes: {} } });
-    expect(derivePlatforms([gpuTeam, withNodes])[0].cluster.gpuNodes).toBeDefined();
   });
 
   test('fails when teams sharing a cluster disagree on the public endpoint', () => {

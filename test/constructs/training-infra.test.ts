@@ -262,3 +262,106 @@ describe('TrainingInfra', () => {
     );
   });
 });
+
+describe('TrainingInfra experiment tracking (MLflow)', () => {
+  const tracking = { trackingServerName: 'mlp-fraud-prod', size: 'Medium' as const };
+  const { template, stack, dataLake, infra } = synth({ experimentTracking: tracking });
+  const models = () => stack.getLogicalId(dataLake.bucket('models').node.defaultChild as never);
+  const serverId = () => stack.getLogicalId(infra.experimentTracking!.trackingServer as never);
+  const policyText = (rolePattern: string) =>
+    JSON.stringify(
+      Object.values(
+        template.findResources('AWS::IAM::Policy', {
+          Properties: { Roles: [{ Ref: Match.stringLikeRegexp(rolePattern) }] },
+        }),
+      ),
+    );
+
+  test('a tracking server of the given size stores artifacts in models/mlflow and registers no models', () => {
+    template.resourceCountIs('AWS::SageMaker::MlflowTrackingServer', 1);
+    template.hasResourceProperties('AWS::SageMaker::MlflowTrackingServer', {
+      TrackingServerName: 'mlp-fraud-prod',
+      TrackingServerSize: 'Medium',
+      ArtifactStoreUri: { 'Fn::Join': ['', ['s3://', { Ref: models() }, '/mlflow']] },
+      RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('TrainingExperimentTrackingRole'), 'Arn'] },
+      AutomaticModelRegistration: false,
+    });
+  });
+
+  test('the server’s role may use only models/mlflow/* of the lake (and its key)', () => {
+    const text = policyText('TrainingExperimentTrackingRole');
+    expect(text).toContain(`["${models()}","Arn"]},"/mlflow/*"`);
+    expect(text).not.toContain('"/training/*"');
+    expect(text).not.toContain('"/checkpoints/*"');
+    expect(text).not.toContain('s3:DeleteObject');
+    expect(text).toContain('kms:GenerateDataKey*');
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'sagemaker.amazonaws.com' } })],
+      },
+      Description: 'Assumed by the MLflow tracking server mlp-fraud-prod for its artifact store',
+    });
+  });
+
+  test('only the training roles may log to it: the MLflow API on this server, and the artifact prefix', () => {
+    const mlflowStatements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[])
+          .filter((s) => [s.Action].flat().some((a) => a.startsWith('sagemaker-mlflow:')))
+          .map((s) => ({ roles: p.Properties.Roles, statement: s })),
+    );
+    expect(mlflowStatements.map((m) => m.roles[0].Ref).sort()).toEqual([
+      stack.getLogicalId(infra.batchJobRole.node.defaultChild as never),
+      stack.getLogicalId(infra.sageMakerRole.node.defaultChild as never),
+    ]);
+    for (const { statement } of mlflowStatements) {
+      expect(statement).toEqual({
+        Effect: 'Allow',
+        // (aws-cdk-lib sorts the actions)
+        Action: [
+          'sagemaker-mlflow:CreateExperiment',
+          'sagemaker-mlflow:CreateRun',
+          'sagemaker-mlflow:GetExperiment',
+          'sagemaker-mlflow:GetExperimentByName',
+          'sagemaker-mlflow:GetRun',
+          'sagemaker-mlflow:ListArtifacts',
+          'sagemaker-mlflow:LogBatch',
+          'sagemaker-mlflow:LogMetric',
+          'sagemaker-mlflow:LogParam',
+          'sagemaker-mlflow:SearchExperiments',
+          'sagemaker-mlflow:SetTag',
+          'sagemaker-mlflow:UpdateRun',
+        ],
+        Resource: { 'Fn::GetAtt': [serverId(), 'TrackingServerArn'] },
+      });
+    }
+    for (const role of ['TrainingSageMakerRole', 'TrainingBatchJobRole'])
+      expect(policyText(role)).toContain(`["${models()}","Arn"]},"/mlflow/*"`);
+  });
+
+  test('publishes the server ARN as the mlflow/tracking-server-arn parameter', () => {
+    template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: `${PATH}/mlflow/tracking-server-arn`,
+      Value: { 'Fn::GetAtt': [serverId(), 'TrackingServerArn'] },
+    });
+  });
+
+  test('no server, grant or parameter without experimentTracking', () => {
+    const { template: plain } = synth();
+    plain.resourceCountIs('AWS::SageMaker::MlflowTrackingServer', 0);
+    expect(JSON.stringify(plain.toJSON())).not.toContain('sagemaker-mlflow:');
+    expect(JSON.stringify(plain.toJSON())).not.toContain('mlflow/tracking-server-arn');
+  });
+
+  test('is cdk-nag clean', () => {
+    const { app } = synth({ experimentTracking: tracking });
+    addSecurityChecks(app);
+    expect(() => app.synth({ force: true })).not.toThrow();
+  });
+
+  test('fails on a tracking server name SageMaker refuses', () => {
+    expect(() => synth({ experimentTracking: { trackingServerName: 'fraud_prod' } })).toThrow(
+      'Test/Training/ExperimentTracking: trackingServerName "fraud_prod" is invalid: use 1-256 letters, digits and inner hyphens (ExperimentTracking)',
+    );
+  });
+});

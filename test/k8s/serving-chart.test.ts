@@ -97,14 +97,14 @@ describe('ServingChart manifests', () => {
   test('quota and limit range come from props', () => {
     // WHEN
     const m = synth({
-      quota: { cpuMillicores: 16000, memoryMiB: 32768, gpus: 2 },
+      quota: { cpuMillicores: 16000, memoryMiB: 32768 },
       limitRange: { maxCpuMillicores: 2000, maxMemoryMiB: 4096 },
     });
     // THEN
     expect(one(m, 'ResourceQuota').spec.hard).toMatchObject({
       'requests.cpu': '16000m',
       'requests.memory': '32768Mi',
-      'requests.nvidia.com/gpu': 2,
+      'requests.nvidia.com/gpu': 0,
     });
     expect(one(m, 'LimitRange').spec.limits).toEqual([
       {
@@ -369,6 +369,8 @@ describe('ServingChart manifests', () => {
         SERVING_EMF: 'true',
         SERVING_EMF_NAMESPACE: SERVING_METRICS_NAMESPACE,
         SERVING_EMF_SINK: 'cloudwatch',
+        SERVING_ACCESS_LOG_SAMPLE: '0.01',
+        SERVING_SLOW_REQUEST_MS: '1000',
         SERVING_TEAM: 'fraud',
         SERVING_STAGE: 'dev',
         SERVING_SHUTDOWN_DELAY_MS: '0',
@@ -388,6 +390,17 @@ describe('ServingChart manifests', () => {
       });
       expect(() => synth({ capture: { uri: 's3://b/feedback', sampleRate: 2 } })).toThrow(
         /capture.sampleRate 2 is invalid: use a share of requests from 0 to 1/,
+      );
+    });
+
+    test('access logs: sampled share and slow threshold from props; fails outside 0..1', () => {
+      const m = synth({ accessLog: { sampleRate: 0.1, slowRequestMs: 250 } });
+      expect(one(m, 'ConfigMap').data).toMatchObject({
+        SERVING_ACCESS_LOG_SAMPLE: '0.1',
+        SERVING_SLOW_REQUEST_MS: '250',
+      });
+      expect(() => synth({ accessLog: { sampleRate: 1.5 } })).toThrow(
+        /accessLog.sampleRate 1.5 is invalid: use a share of requests from 0 to 1/,
       );
     });
 
@@ -415,15 +428,10 @@ describe('ServingChart manifests', () => {
       expect(checksum(synth({ aliasPollSeconds: 60 }))).not.toEqual(checksum(manifests));
     });
 
-    test('GPU pods request nvidia.com/gpu and tolerate the GPU taint', () => {
-      const m = synth({ gpusPerPod: 1 });
-      const s = podSpec(m);
-      expect(s.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
-      expect(s.tolerations).toEqual([
-        { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
-      ]);
-      expect(one(m, 'ResourceQuota').spec.hard['requests.nvidia.com/gpu']).toBe(7);
-      expect(podSpec(manifests).tolerations).toBeUndefined();
+    test('pods request no GPU and do not tolerate the GPU node taint', () => {
+      const s = podSpec(manifests);
+      expect(Object.keys(s.containers[0].resources.limits).sort()).toEqual(['cpu', 'memory']);
+      expect(s.tolerations).toBeUndefined();
     });
   });
 

@@ -1,5 +1,6 @@
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as batch from 'aws-cdk-lib/aws-batch';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -211,6 +212,104 @@ describe('TeamMonitoring alarms', () => {
       },
       Targets: [Match.objectLike({ Arn: topic, InputTransformer: Match.anyValue() })],
     });
+  });
+});
+
+describe('TeamMonitoring training jobs on AWS Batch', () => {
+  const QUEUE = 'arn:aws:batch:eu-west-1:123456789012:job-queue/fraud-prod-gpu';
+  function withQueue() {
+    const stack = new Stack(new App(), 'Team', { env: ENV });
+    const trainingJobQueue = batch.JobQueue.fromJobQueueArn(stack, 'Queue', QUEUE);
+    const monitoring = new TeamMonitoring(stack, 'Monitoring', props({ trainingJobQueue }));
+    return { stack, monitoring, template: Template.fromStack(stack) };
+  }
+  const { stack, monitoring, template } = withQueue();
+
+  test('TrainingJobFailed: failed Batch jobs of the team queue and prefix go to the topic, readably', () => {
+    // THEN the rule matches the final FAILED state of the team's jobs on the team's queue
+    const rules = template.findResources('AWS::Events::Rule', {
+      Properties: { EventPattern: { source: ['aws.batch'], detail: { status: ['FAILED'] } } },
+    });
+    const [rule] = Object.values(rules);
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.batch'],
+      'detail-type': ['Batch Job State Change'],
+      detail: {
+        jobQueue: [QUEUE],
+        jobName: [{ prefix: 'fraud-prod-' }],
+        status: ['FAILED'],
+      },
+    });
+    // AND its one target is the topic, with the job's name, id and reason in words
+    expect(rule.Properties.Targets).toHaveLength(1);
+    const [target] = rule.Properties.Targets;
+    expect(target.Arn).toEqual(topicRef(template));
+    expect(target.InputTransformer).toEqual({
+      InputPathsMap: {
+        'detail-jobName': '$.detail.jobName',
+        'detail-jobId': '$.detail.jobId',
+        'detail-statusReason': '$.detail.statusReason',
+      },
+      InputTemplate:
+        '"fraud/prod: training job <detail-jobName> (AWS Batch, job <detail-jobId>) failed: <detail-statusReason>"',
+    });
+  });
+
+  test('succeeded Batch jobs are matched by a rule without targets, for the runs metric', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.batch'],
+        detail: { jobQueue: [QUEUE], jobName: [{ prefix: 'fraud-prod-' }], status: ['SUCCEEDED'] },
+      },
+      Targets: Match.absent(),
+    });
+  });
+
+  test('the failed and finished metrics add the Batch rule to the SageMaker rule, hours without matches counting 0', () => {
+    const ruleName = (r: { ruleName: string }) => stack.resolve(r.ruleName);
+    for (const [metric, expression, rules] of [
+      [
+        monitoring.metricTrainingJobsFailed(),
+        'FILL(sagemakerFailed, 0) + FILL(batchFailed, 0)',
+        [monitoring.trainingJobFailedRule, monitoring.batchJobFailedRule!],
+      ],
+      [
+        monitoring.metricTrainingJobsFinished(),
+        'FILL(sagemakerFinished, 0) + FILL(batchSucceeded, 0)',
+        [monitoring.trainingJobFinishedRule, monitoring.batchJobSucceededRule!],
+      ],
+    ] as const) {
+      const math = metric.toMetricConfig().mathExpression!;
+      expect(math.expression).toBe(expression);
+      expect(math.period).toBe(3600);
+      expect(
+        Object.values(math.usingMetrics).map((m) => {
+          const stat = m.toMetricConfig().metricStat!;
+          return [stat.namespace, stat.metricName, stat.statistic, stack.resolve(stat.dimensions)];
+        }),
+      ).toEqual(
+        rules.map((r) => [
+          'AWS/Events',
+          'TriggeredRules',
+          'Sum',
+          [{ name: 'RuleName', value: ruleName(r) }],
+        ]),
+      );
+    }
+  });
+
+  test('without a queue there are no Batch rules and the metrics read SageMaker alone', () => {
+    const { template: plain, monitoring: m } = build();
+    expect(
+      Object.keys(
+        plain.findResources('AWS::Events::Rule', {
+          Properties: { EventPattern: { source: ['aws.batch'] } },
+        }),
+      ),
+    ).toEqual([]);
+    expect(m.metricTrainingJobsFailed().toMetricConfig().mathExpression?.expression).toBe(
+      'FILL(sagemakerFailed, 0)',
+    );
   });
 });
 

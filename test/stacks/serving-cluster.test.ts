@@ -116,6 +116,24 @@ describe('ServingCluster options are updates, not replacements', () => {
 });
 
 describe('ServingCluster validation', () => {
+  test("the load balancer controller may attach the team's WAF web ACL to its ALB", () => {
+    // The Ingress annotation alb.ingress.kubernetes.io/wafv2-acl-arn needs these, no more.
+    const template = Template.fromStack(clusterStack().stack);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>,
+    );
+    const actions = new Set(statements.flatMap((st) => ([] as string[]).concat(st.Action)));
+    for (const action of [
+      'wafv2:GetWebACL',
+      'wafv2:GetWebACLForResource',
+      'wafv2:AssociateWebACL',
+      'wafv2:DisassociateWebACL',
+      'elasticloadbalancing:SetWebAcl',
+    ])
+      expect(actions).toContain(action);
+    expect([...actions].filter((a) => a.startsWith('wafv2:'))).toHaveLength(4);
+  });
+
   test('fails when the public allow-list opens the API to the internet', () => {
     expect(() => clusterStack({ endpointPublicCidrs: ['10.0.0.0/8', '0.0.0.0/0'] })).toThrow(
       /Test\/Serving: endpointPublicCidrs must not contain 0\.0\.0\.0\/0/,

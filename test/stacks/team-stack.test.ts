@@ -153,6 +153,19 @@ describe('TeamStack', () => {
         detail: Match.objectLike({ TrainingJobName: [{ prefix: 'fraud-prod-' }] }),
       }),
     });
+    // ...and the Batch jobs of `--mode ec2` on the team's own queue.
+    const [queue] = Object.keys(template.findResources('AWS::Batch::JobQueue'));
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.batch'],
+        'detail-type': ['Batch Job State Change'],
+        detail: {
+          jobQueue: [{ 'Fn::GetAtt': [queue, 'JobQueueArn'] }],
+          jobName: [{ prefix: 'fraud-prod-' }],
+          status: ['FAILED'],
+        },
+      },
+    });
   });
 
   test('captures a sample of requests into the processed zone when configured', () => {
@@ -175,6 +188,61 @@ describe('TeamStack', () => {
     expect(manifest).toMatch(
       new RegExp(`SERVING_CAPTURE_URI.{0,40}s3://.{0,40}"Ref":"${processed}"`),
     );
+  });
+
+  test('a WAF web ACL rate-limits each API key fleet-wide and the Ingress attaches it to the ALB', () => {
+    // GIVEN
+    const stack = buildApp([
+      teamConfig({
+        serving: {
+          ingress: { certificateArn: certificateArn('us-east-1', '222222222222') },
+          rateLimit: { requestsPerSecond: 50, perPodRequestsPerSecond: 20 },
+        },
+      }),
+    ]).teams[0];
+    const template = Template.fromStack(stack);
+    // THEN one regional ACL, default allow, one 429 rule per key header, 50/s over 60 s
+    template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    const rule = (header: string, priority: number) =>
+      Match.objectLike({
+        Name: `RatePerApiKey-${header}`,
+        Priority: priority,
+        Action: {
+          Block: {
+            CustomResponse: Match.objectLike({
+              ResponseCode: 429,
+              CustomResponseBodyKey: 'rateLimited',
+            }),
+          },
+        },
+        Statement: {
+          RateBasedStatement: {
+            AggregateKeyType: 'CUSTOM_KEYS',
+            CustomKeys: [
+              { Header: { Name: header, TextTransformations: [{ Priority: 0, Type: 'NONE' }] } },
+            ],
+            EvaluationWindowSec: 60,
+            Limit: 3000,
+          },
+        },
+      });
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Name: 'mlp-fraud-dev-serving',
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      Rules: [rule('authorization', 0), rule('x-api-key', 1)],
+    });
+    // AND the Ingress names it; each pod keeps its own per-key limit as a second line
+    const [aclId] = Object.keys(template.findResources('AWS::WAFv2::WebACL'));
+    const manifest = JSON.stringify(
+      template.findResources('Custom::AWSCDK-EKS-KubernetesResource'),
+    );
+    expect(manifest).toMatch(
+      new RegExp(
+        `alb.ingress.kubernetes.io/wafv2-acl-arn.{0,40}"Fn::GetAtt":\\["${aclId}","Arn"\\]`,
+      ),
+    );
+    expect(manifest).toContain('\\"SERVING_RATE_LIMIT_RPS\\":\\"20\\"');
   });
 
   test("the trainer image's base is the pin the Dockerfile documents", () => {

@@ -237,7 +237,7 @@ describe('npm run doctor against moto (STS, CloudFormation, SSM, ACM, ECR)', () 
       `FAIL  elsewhere/dev credentials: the credentials are for account ${MOTO_ACCOUNT} (arn:aws:sts::${MOTO_ACCOUNT}:user/moto); ${path.join(teamsDir, 'elsewhere.yaml')} deploys to 111111111111; fix: export AWS_PROFILE=<a profile of account 111111111111> (or aws sso login --profile <it>)`,
       'skip  elsewhere/dev bootstrap, base image login, certificate: need credentials of account 111111111111',
     ]);
-    expect(err).toEqual(['1 of 2 checks failed']);
+    expect(err).toEqual(['error: 1 of 2 checks failed']);
     expect(code).toBe(1);
   });
 

@@ -6,6 +6,7 @@ import {
   type JobDetail,
 } from '@aws-sdk/client-batch';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as path from 'node:path';
 import { main } from '../../training/launcher/main';
@@ -105,6 +106,27 @@ describe('--mode ec2 (AWS Batch) at the SDK boundary', () => {
       ]),
     );
     expect(runtime.out[runtime.out.length - 1]).toBe(path.join(out, 'model'));
+  });
+
+  test('with the team’s tracking server, passes the MLflow variables to the container', async () => {
+    const arn = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlp-fraud-dev';
+    const name = '/ml-platform/fraud/dev/training/mlflow/tracking-server-arn';
+    batch
+      .on(DescribeJobsCommand)
+      .resolves(job('FAILED', { statusReason: 'Essential container in task exited' }));
+    await suite.moto.ssm.send(new PutParameterCommand({ Name: name, Type: 'String', Value: arn }));
+    try {
+      await run();
+    } finally {
+      await suite.moto.ssm.send(new DeleteParameterCommand({ Name: name }));
+    }
+    const { environment } =
+      batch.commandCalls(SubmitJobCommand)[0].args[0].input.containerOverrides!;
+    expect(environment!.slice(5)).toEqual([
+      { name: 'MLFLOW_TRACKING_URI', value: arn },
+      { name: 'MLFLOW_EXPERIMENT_NAME', value: 'fraud-dev' },
+      { name: 'MLFLOW_RUN_NAME', value: NAME },
+    ]);
   });
 
   test('fails with the trainer’s failure reason uploaded by the entry point', async () => {

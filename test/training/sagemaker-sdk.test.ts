@@ -201,6 +201,37 @@ describe('--mode sagemaker at the SDK boundary', () => {
     );
   });
 
+  test('with the team’s tracking server: the MLflow variables, and network access instead of isolation', async () => {
+    // GIVEN training.experimentTracking on: the stack publishes the server's ARN
+    const arn = 'arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlp-fraud-dev';
+    const name = '/ml-platform/fraud/dev/training/mlflow/tracking-server-arn';
+    sagemaker.on(CreateTrainingJobCommand).resolves({});
+    sagemaker
+      .on(DescribeTrainingJobCommand)
+      .resolves(
+        state('Completed', 'Completed', { ModelArtifacts: { S3ModelArtifacts: ARTIFACT } }),
+      );
+    await suite.moto.ssm.send(new PutParameterCommand({ Name: name, Type: 'String', Value: arn }));
+    try {
+      // WHEN
+      expect(await run()).toBe(0);
+    } finally {
+      await suite.moto.ssm.send(new DeleteParameterCommand({ Name: name }));
+    }
+    // THEN
+    const input = sagemaker.commandCalls(CreateTrainingJobCommand)[0].args[0].input;
+    expect(input.Environment).toEqual({
+      MLFLOW_TRACKING_URI: arn,
+      MLFLOW_EXPERIMENT_NAME: 'fraud-dev',
+      MLFLOW_RUN_NAME: NAME,
+    });
+    expect(input.EnableNetworkIsolation).toBe(false);
+    expect(input.VpcConfig).toEqual({
+      SecurityGroupIds: ['sg-0ccc'],
+      Subnets: ['subnet-0aaa', 'subnet-0bbb'],
+    });
+  });
+
   test('fails before starting a job when the objective parameter is malformed', async () => {
     await withObjective('{"metric":"precision_at_recall","target":0.85}', async () => {
       const runtime = recordingRuntime(DUMMY_CREDENTIALS);

@@ -4,6 +4,10 @@ import { processRuntime, type Runtime } from './cli/runtime';
 import { trainLocal } from './commands/local';
 
 async function dispatch({ command, options }: ParsedCommandLine, runtime: Runtime): Promise<void> {
+  if (command === 'experiments') {
+    const { experiments } = await import('./commands/experiments');
+    return experiments(options, runtime);
+  }
   if (command === 'tune') {
     const { tune } = await import('./commands/tune');
     return tune(options, runtime);

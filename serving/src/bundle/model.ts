@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { BundleError, type Golden, type Manifest, parseGolden, parseManifest } from './manifest';
 import { Preprocessor } from './preprocess';
+import { InProcessSession, type ModelSession, WorkerSessionPool } from './session';
 
 /** The raw files of a bundle, wherever they came from (folder or S3). */
 export interface BundleFiles {
@@ -29,12 +29,17 @@ function parseJson(buf: Buffer, file: string, reason: string): unknown {
   }
 }
 
+/** Rows a batch may have to run on the event loop: those estimated within `budgetMs`, from a run of `rows` rows that took `ms`. */
+export function inlineRowsFor(budgetMs: number, ms: number, rows: number): number {
+  if (budgetMs <= 0) return 0;
+  return Math.floor(budgetMs / (Math.max(ms, 1e-3) / rows));
+}
+
 /**
  * A verified, loaded model: manifest parsed, sha256 checked, ONNX session created and the
  * golden vectors reproduced. Only `load()` creates one, so holding a LoadedModel means it passed.
  */
 export class LoadedModel {
-  readonly preprocessor: Preprocessor;
   readonly outputWidth: number;
   /** The tracked statistic for drift: P(positive_label), confidence or the regression value. */
   readonly trackedColumn: number | 'max';
@@ -44,9 +49,12 @@ export class LoadedModel {
 
   private constructor(
     readonly manifest: Manifest,
-    private readonly session: InferenceSession,
+    readonly preprocessor: Preprocessor,
+    private readonly session: ModelSession,
+    /** A session on the calling thread for batches of at most inlineMaxRows rows (see load). */
+    private readonly inline: InProcessSession | null,
+    private readonly inlineMaxRows: number,
   ) {
-    this.preprocessor = new Preprocessor(manifest);
     this.outputWidth = manifest.task === 'regression' ? 1 : manifest.output.labels.length;
     this.trackedColumn =
       manifest.task === 'binary_classification'
@@ -68,29 +76,57 @@ export class LoadedModel {
     return this.manifest.version;
   }
 
-  static async load(files: BundleFiles, opts: { intraOpThreads?: number } = {}): Promise<LoadedModel> {
+  /** Runs that may be in flight at once: the worker pool's size (1 in-process). */
+  get concurrency(): number {
+    return this.session.concurrency;
+  }
+
+  /**
+   * Verifies and loads a bundle. `workers` > 0: the graph runs in that many worker threads,
+   * each with its own session (the service); 0: on the calling thread (loadBundleDir).
+   * `inlineBudgetMs` > 0 (with workers): a batch whose run is estimated (from a timed golden
+   * run in a worker) to take at most that long runs on the calling thread instead, where the
+   * two thread hand-offs would cost more than the run holds the event loop.
+   */
+  static async load(
+    files: BundleFiles,
+    opts: { intraOpThreads?: number; workers?: number; inlineBudgetMs?: number } = {},
+  ): Promise<LoadedModel> {
     const manifest = parseManifest(parseJson(files.manifest, 'manifest.json', 'manifest'));
     const golden = parseGolden(parseJson(files.golden, manifest.golden, 'golden'));
     const sha = createHash('sha256').update(files.model).digest('hex');
     if (sha !== manifest.model.sha256)
       throw new BundleError(`${manifest.model.file}: sha256 is ${sha}, manifest says ${manifest.model.sha256}`, 'sha256');
-    let session: InferenceSession;
+    const preprocessor = new Preprocessor(manifest);
+    const spec = { inputName: manifest.model.input_name, outputName: manifest.model.output_name, dim: preprocessor.dim };
+    const intraOpThreads = opts.intraOpThreads ?? 1;
+    const workers = opts.workers ?? 0;
+    let session: ModelSession;
     try {
-      session = await InferenceSession.create(files.model, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: opts.intraOpThreads ?? 1,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        logSeverityLevel: 3,
-      });
+      session =
+        workers > 0
+          ? await WorkerSessionPool.create(files.model, spec, { workers, intraOpThreads })
+          : await InProcessSession.create(files.model, spec, intraOpThreads);
     } catch (e) {
       throw new BundleError(`${manifest.model.file}: ONNX Runtime cannot load it (${(e as Error).message})`, 'onnx');
     }
-    const model = new LoadedModel(manifest, session);
+    let model = new LoadedModel(manifest, preprocessor, session, null, 0);
     try {
       model.checkSignature();
-      await model.selfTest(golden);
+      const encoded = await model.selfTest(golden);
+      const budget = opts.inlineBudgetMs ?? 0;
+      if (session instanceof WorkerSessionPool && budget > 0) {
+        const rows = golden.cases.length;
+        await session.measure(encoded, rows); // warm-up
+        // The fastest of three: a run preempted by other load says nothing about the model.
+        const ms = Math.min(...(await Promise.all([0, 1, 2].map(() => session.measure(encoded, rows)))));
+        const maxRows = inlineRowsFor(budget, ms, rows);
+        if (maxRows >= 1) {
+          const inline = await InProcessSession.create(files.model, spec, intraOpThreads);
+          model = new LoadedModel(manifest, preprocessor, session, inline, maxRows);
+          await model.selfTest(golden, async (data, n) => [await inline.run(data, n)]);
+        }
+      }
     } catch (e) {
       await model.release();
       throw e;
@@ -106,8 +142,11 @@ export class LoadedModel {
       throw new BundleError(`model.onnx has no output "${output_name}" (has ${this.session.outputNames.join(', ')})`, 'onnx');
   }
 
-  /** Reproduces every golden case (preprocessing and output) within atol, or throws. */
-  private async selfTest(golden: Golden): Promise<void> {
+  /** Reproduces every golden case (preprocessing and output) within atol on every worker, or throws. */
+  private async selfTest(
+    golden: Golden,
+    runEach: (data: Float32Array, rows: number) => Promise<Float32Array[]> = (data, rows) => this.session.runOnEach(data, rows),
+  ): Promise<Float32Array> {
     const { atol, cases } = golden;
     const encoded = this.preprocessor.encode(cases.map((c) => c.instance));
     if (encoded.errors) {
@@ -115,8 +154,9 @@ export class LoadedModel {
       throw new BundleError(`golden case ${e.instance}: ${e.field ?? 'instance'} ${e.message}`, 'golden');
     }
     const dim = this.preprocessor.dim;
-    const out = await this.run(encoded.data, cases.length);
-    cases.forEach((c, n) => {
+    const outs = await runEach(encoded.data, cases.length);
+    for (const out of outs) this.checkLength(out, cases.length);
+    for (const out of outs) cases.forEach((c, n) => {
       const check = (what: string, expected: number[], actual: ArrayLike<number>, offset: number, width: number) => {
         if (expected.length !== width)
           throw new BundleError(`golden case ${n}: ${what} has ${expected.length} values, model gives ${width}`, 'golden');
@@ -139,18 +179,26 @@ export class LoadedModel {
         if (label !== c.label) throw new BundleError(`golden case ${n}: label is "${label}", expected "${c.label}"`, 'golden');
       }
     });
+    return encoded.data;
   }
 
-  /** Runs the graph on a preprocessed [n, dim] batch; returns the flat [n, outputWidth] output. */
-  async run(input: Float32Array, n: number): Promise<Float32Array> {
-    const { input_name, output_name } = this.manifest.model;
-    const result = await this.session.run({ [input_name]: new Tensor('float32', input, [n, this.preprocessor.dim]) }, [
-      output_name,
-    ]);
-    const t = result[output_name]!;
-    const data = t.data as Float32Array;
+  /** Batches of at most this many rows run on the calling thread (0: none; see load). */
+  get inlineRows(): number {
+    return this.inlineMaxRows;
+  }
+
+  /**
+   * Runs the graph on a preprocessed [n, dim] batch; returns the flat [n, outputWidth] output.
+   * `transfer`: the input's buffer moves to the worker (for a batch built only for this run).
+   */
+  async run(input: Float32Array, n: number, transfer = false): Promise<Float32Array> {
+    const session = this.inline && n <= this.inlineMaxRows ? this.inline : this.session;
+    return this.checkLength(await session.run(input, n, transfer), n);
+  }
+
+  private checkLength(data: Float32Array, n: number): Float32Array {
     if (data.length !== n * this.outputWidth)
-      throw new Error(`model output ${output_name} has ${data.length} values for ${n} rows, expected ${n * this.outputWidth}`);
+      throw new Error(`model output ${this.manifest.model.output_name} has ${data.length} values for ${n} rows, expected ${n * this.outputWidth}`);
     return data;
   }
 
@@ -198,6 +246,6 @@ export class LoadedModel {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.session.release();
+    await Promise.all([this.session.release(), this.inline?.release()]);
   }
 }

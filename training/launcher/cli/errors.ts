@@ -38,6 +38,9 @@ export class AliasConflictError extends LauncherError {}
 /** A training job, Batch job or local trainer run ended in failure. */
 export class JobFailedError extends LauncherError {}
 
+/** `npm run doctor`: one or more checks failed (each already printed its line). */
+export class ChecksFailedError extends LauncherError {}
+
 /** The user stopped the job (Ctrl-C) or left it running. */
 export class InterruptedError extends LauncherError {
   override readonly exitCode = 130;

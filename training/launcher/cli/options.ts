@@ -14,6 +14,7 @@ import { OBJECTIVE_METRIC_NAMES } from '../../../serving/src/bundle/quality';
 export const COMMANDS = {
   train: 'train a model (default command); --mode picks where',
   tune: 'run a SageMaker hyperparameter tuning job (Bayesian) and fetch the best model',
+  experiments: "list the team's training runs with hyperparameters and final metrics",
 } as const;
 export type Command = keyof typeof COMMANDS;
 
@@ -97,6 +98,14 @@ export const OPTIONS = {
     placeholder: 'FILE',
     description: 'tune: JSON file of parameter ranges (default: built in)',
   },
+  'sort-by': {
+    type: 'string',
+    placeholder: 'METRIC',
+    description:
+      'experiments: best first by this metric (e.g. test:f1; *:loss lowest first); default newest first',
+  },
+  'max-results': { type: 'number', default: 20, description: 'experiments: runs to list' },
+  json: { type: 'boolean', default: false, description: 'experiments: print JSON, not a table' },
   python: {
     type: 'string',
     env: 'TRAINER_PYTHON',
@@ -119,7 +128,7 @@ export type ParsedCommandLine = Parsed<Command, Options>;
 
 export const TRAIN_CLI: CliSpec<Command> = {
   program: 'npm run train --',
-  usage: '[train|tune] [options]',
+  usage: '[train|tune|experiments] [options]',
   intro: [
     'Trains the reference model (or your trainer image) and prints the model bundle folder',
     'as the last line of stdout. Progress goes to stderr.',
@@ -132,6 +141,7 @@ export const TRAIN_CLI: CliSpec<Command> = {
     'npm run train -- --mode sagemaker --team fraud --stage dev --data ./data/train',
     'npm run train -- --mode ec2 --team fraud --data ./data/train',
     'npm run train -- tune --team fraud --max-jobs 20 --data ./data/train',
+    'npm run train -- experiments --team fraud --sort-by test:f1 --max-results 10',
   ],
 };
 

@@ -5,8 +5,7 @@ import type { Runtime } from './runtime';
 export interface CliProgram<P extends { options: { help: boolean; debug: boolean } }> {
   parse(argv: readonly string[], env: NodeJS.ProcessEnv): P;
   help(): string;
-  /** Runs the command; a number it returns is the exit code (default 0). */
-  dispatch(parsed: P, runtime: Runtime): Promise<void | number>;
+  dispatch(parsed: P, runtime: Runtime): Promise<void>;
   /** The exit code of a user error (default: the error's own). */
   exitCode?(err: LauncherError): number;
 }
@@ -25,9 +24,10 @@ export async function runCli<P extends { options: { help: boolean; debug: boolea
       runtime.stdout(program.help());
       return 0;
     }
-    return (await program.dispatch(parsed, runtime)) ?? 0;
+    await program.dispatch(parsed, runtime);
+    return 0;
   } catch (err) {
-    const code = reportError(err, debug, runtime.stderr);
+    const code = reportError(err, debug, (line) => runtime.stderr(line));
     return err instanceof LauncherError && program.exitCode ? program.exitCode(err) : code;
   }
 }

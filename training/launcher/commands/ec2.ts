@@ -14,7 +14,9 @@ import { fetchBundle } from '../lib/bundle-output';
 import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
 import type { TrainingPlatform } from '../lib/platform';
-import { readTextIfExists, s3Join } from '../lib/s3';
+import { readTextIfExists } from '../lib/s3';
+import { s3Join } from '../lib/s3-uri';
+import { trackingEnvironment } from '../lib/job-spec';
 
 const DONE = new Set(['SUCCEEDED', 'FAILED']);
 
@@ -41,6 +43,11 @@ export function submitJobRequest(
         { name: 'ML_CHECKPOINT_S3_URI', value: s3Join(platform.checkpointS3Uri, name) + '/' },
         { name: 'ML_KMS_KEY_ARN', value: platform.kmsKeyArn },
         { name: 'ML_HYPERPARAMETERS', value: JSON.stringify(hyperparameters) },
+        ...(platform.trackingServerArn
+          ? Object.entries(trackingEnvironment(platform, platform.trackingServerArn, name)).map(
+              ([variable, value]) => ({ name: variable, value }),
+            )
+          : []),
       ],
     },
     // Spot reclaims surface as "Host EC2 ... terminated": retry those (the entry point

@@ -11,9 +11,9 @@ import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
 import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
-import { metricDefinitions } from '../lib/metric-definitions';
 import { billingSummary, trainingJobProgress } from '../lib/sagemaker-progress';
-import { createTrainingJobRequest } from '../lib/training-job';
+import { createTrainingJobRequest } from '../lib/job-spec';
+import { launcherJobSpec } from '../lib/training-job';
 
 const DONE = new Set(['Completed', 'Failed', 'Stopped']);
 
@@ -27,14 +27,11 @@ export async function trainSageMaker(
   const { platform, name } = run;
   const uris = await uploadData(run, options, runtime, clients);
 
-  const request = createTrainingJobRequest(
+  const request = createTrainingJobRequest(launcherJobSpec(platform, options), {
     name,
-    platform,
-    options,
-    uris,
-    metricDefinitions(platform),
-    run.hyperparameters,
-  );
+    channelUris: uris,
+    hyperparameters: run.hyperparameters,
+  });
   await aws(`starting training job ${name}`, () =>
     clients.sagemaker.send(new CreateTrainingJobCommand(request)),
   );

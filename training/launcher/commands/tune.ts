@@ -15,9 +15,10 @@ import { aws, makeClients, type AwsClients } from '../lib/aws';
 import { fetchBundle } from '../lib/bundle-output';
 import { prepareAwsRun, uploadData } from '../lib/aws-run';
 import { follow } from '../lib/follow';
-import { metricDefinitions, type MetricDefinition } from '../lib/metric-definitions';
+import { lowerIsBetter, type MetricDefinition } from '../lib/metric-definitions';
 import type { TrainingPlatform } from '../lib/platform';
-import { tags, trainingJobDefinition } from '../lib/training-job';
+import { jobTags, trainingJobDefinition } from '../lib/job-spec';
+import { launcherJobSpec } from '../lib/training-job';
 
 /** The reference trainer's search space (names are its hyperparameters); --ranges replaces it. */
 export const DEFAULT_RANGES: ParameterRanges = {
@@ -61,7 +62,7 @@ export function loadRanges(file: string | undefined): ParameterRanges {
   return ranges as ParameterRanges;
 }
 
-export function objectiveOf(metric: string, metrics: MetricDefinition[]) {
+export function objectiveOf(metric: string, metrics: readonly MetricDefinition[]) {
   if (!metrics.some((m) => m.Name === metric)) {
     throw new UsageError(
       `--objective ${metric} is not a metric of the trainer: ${metrics.map((m) => m.Name).join(', ')}`,
@@ -69,7 +70,7 @@ export function objectiveOf(metric: string, metrics: MetricDefinition[]) {
   }
   return {
     MetricName: metric,
-    Type: metric.endsWith(':loss') ? ('Minimize' as const) : ('Maximize' as const),
+    Type: lowerIsBetter(metric) ? ('Minimize' as const) : ('Maximize' as const),
   };
 }
 
@@ -80,12 +81,12 @@ export function tuningJobRequest(
   channelUris: Record<string, string>,
   staticHyperparameters: Record<string, string>,
 ): CreateHyperParameterTuningJobRequest {
-  const metrics = metricDefinitions(platform);
+  const spec = launcherJobSpec(platform, options);
   return {
     HyperParameterTuningJobName: name,
     HyperParameterTuningJobConfig: {
       Strategy: 'Bayesian',
-      HyperParameterTuningJobObjective: objectiveOf(options.objective, metrics),
+      HyperParameterTuningJobObjective: objectiveOf(options.objective, spec.metricDefinitions),
       ResourceLimits: {
         MaxNumberOfTrainingJobs: options.maxJobs,
         MaxParallelTrainingJobs: options.parallelJobs,
@@ -94,10 +95,10 @@ export function tuningJobRequest(
       TrainingJobEarlyStoppingType: 'Auto',
     },
     TrainingJobDefinition: {
-      ...trainingJobDefinition(platform, options, channelUris, metrics, name),
+      ...trainingJobDefinition(spec, channelUris, name),
       StaticHyperParameters: staticHyperparameters,
     },
-    Tags: tags(platform),
+    Tags: jobTags(platform),
   };
 }
 

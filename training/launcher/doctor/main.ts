@@ -1,5 +1,5 @@
 import { ConfigError, loadTeamConfigs, selectTeams, type TeamConfig } from '../../../lib/config';
-import { LauncherError } from '../cli/errors';
+import { ChecksFailedError, LauncherError } from '../cli/errors';
 import { runCli } from '../cli/run';
 import { processRuntime, type Runtime } from '../cli/runtime';
 import { bootstrapRequirement } from './bootstrap';
@@ -34,9 +34,9 @@ function selectedTeams(teamsDir: string, team?: string, stage?: string): TeamCon
 
 /**
  * Checks, before a first `cdk deploy`, what it needs for each selected team file, and prints
- * one line per check. Returns 0 when every check passed, else 1.
+ * one line per check; throws ChecksFailedError (exit 1) when any check failed.
  */
-async function doctor(options: DoctorOptions, runtime: Runtime, host: Host): Promise<number> {
+async function doctor(options: DoctorOptions, runtime: Runtime, host: Host): Promise<void> {
   const teams = selectedTeams(options.teamsDir, options.team, options.stage);
   let failed = 0;
   let total = 0;
@@ -96,12 +96,8 @@ async function doctor(options: DoctorOptions, runtime: Runtime, host: Host): Pro
   for (const c of clients.values()) {
     for (const client of [c.sts, c.cloudformation, c.ssm, c.acm, c.ecr]) client.destroy();
   }
-  runtime.stderr(
-    failed === 0
-      ? `${total} checks passed: ready for npx cdk deploy --all`
-      : `${failed} of ${total} checks failed`,
-  );
-  return failed === 0 ? 0 : 1;
+  if (failed > 0) throw new ChecksFailedError(`${failed} of ${total} checks failed`);
+  runtime.stderr(`${total} checks passed: ready for npx cdk deploy --all`);
 }
 
 /** Runs the doctor; returns the exit code. Errors are reported once, by `runCli`. */

@@ -5,7 +5,8 @@ import { withChannels } from './dataset';
 import { trainerHyperparameters } from './hyperparameters';
 import { jobName } from './naming';
 import { loadPlatform, type Purpose, type TrainingPlatform } from './platform';
-import { s3Join, uploadChannels } from './s3';
+import { uploadChannels } from './s3';
+import { s3Join } from './s3-uri';
 
 /** What every AWS command starts from: the trainer's hyperparameters, the team's platform, a job name. */
 export interface AwsRun {

@@ -11,3 +11,8 @@ export interface MetricDefinition {
 export function metricDefinitions(platform: TrainingPlatform): MetricDefinition[] {
   return platform.metricDefinitions ?? (referenceDefinitions as MetricDefinition[]);
 }
+
+/** Losses are minimised, every other metric maximised (tuning objectives, `experiments --sort-by`). */
+export function lowerIsBetter(metric: string): boolean {
+  return metric.endsWith(':loss');
+}

@@ -8,7 +8,8 @@ import { PARAMETER_ROOT, trainingParameterPath } from '../../../lib/naming';
 /** A parameter of the training contract (constructs/training/contract.ts). */
 export type ParameterName = TrainingParameter;
 
-export type Purpose = 'sagemaker' | 'ec2';
+/** What the parameters are read for; `experiments` needs only the team to exist. */
+export type Purpose = 'sagemaker' | 'ec2' | 'experiments';
 
 const REQUIRED: Record<Purpose, ParameterName[]> = {
   sagemaker: [
@@ -31,6 +32,7 @@ const REQUIRED: Record<Purpose, ParameterName[]> = {
     'batch/job-queue',
     'batch/job-definition',
   ],
+  experiments: [],
 };
 
 export interface TrainingPlatform {
@@ -55,6 +57,8 @@ export interface TrainingPlatform {
   readonly batchJobDefinition: string;
   /** The team file's training.objective; undefined: the trainer's default. */
   readonly objective?: Objective;
+  /** The team's MLflow tracking server (`mlflow/tracking-server-arn`); undefined: no tracking. */
+  readonly trackingServerArn?: string;
 }
 
 export function parameterPrefix(team: string, stage: string): string {
@@ -204,5 +208,6 @@ export async function loadPlatform(
     batchJobQueue: get('batch/job-queue'),
     batchJobDefinition: get('batch/job-definition'),
     objective,
+    trackingServerArn: values.get('mlflow/tracking-server-arn') || undefined,
   };
 }

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import { LauncherError } from '../cli/errors';
 import { aws } from './aws';
 import type { Channels } from './dataset';
+import { s3Join } from './s3-uri';
 import { unpackArchive } from './tarball';
 
 export interface S3Location {
@@ -25,11 +26,6 @@ export function parseS3Uri(uri: string): S3Location {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
   if (!match) throw new LauncherError(`not an s3:// URI: '${uri}'`);
   return { bucket: match[1], key: match[2] };
-}
-
-/** Joins URI parts with single slashes; a trailing slash marks a prefix. */
-export function s3Join(base: string, ...parts: string[]): string {
-  return [base.replace(/\/+$/, ''), ...parts.map((p) => p.replace(/^\/+|\/+$/g, ''))].join('/');
 }
 
 /** Uploads each channel folder to `<prefix>/<channel>/`, SSE-KMS with the team key; returns the channel URIs. */

@@ -1,91 +1,29 @@
-import type {
-  HyperParameterTrainingJobDefinition,
-  CreateTrainingJobRequest,
-  Tag,
-} from '@aws-sdk/client-sagemaker';
 import type { Options } from '../cli/options';
-import type { MetricDefinition } from './metric-definitions';
+import type { JobSpec } from './job-spec';
+import { metricDefinitions } from './metric-definitions';
 import type { TrainingPlatform } from './platform';
-import { costAllocationTags } from '../../../constructs/monitoring/cost-allocation';
-import { s3Join } from './s3';
-
-/** Where the trainer image finds checkpoints; SageMaker syncs it with CheckpointConfig.S3Uri. */
-export const CHECKPOINT_LOCAL_PATH = '/opt/ml/checkpoints';
-
-/** The team's cost allocation tags, on every job: the team budget counts what they cost. */
-export function tags(platform: TrainingPlatform): Tag[] {
-  return Object.entries(costAllocationTags(platform)).map(([Key, Value]) => ({ Key, Value }));
-}
 
 /**
- * The parts of a SageMaker training job shared by `--mode sagemaker` and `tune`: the team's
- * role, image, GPU instance, managed spot + checkpoints, VPC, KMS and metric definitions.
+ * The launcher's job spec: the team's training contract (SSM) with the run's flags applied
+ * (`--instance-type`, `--on-demand`) and the trainer's metric definitions.
  */
-export function trainingJobDefinition(
-  platform: TrainingPlatform,
-  options: Options,
-  channelUris: Record<string, string>,
-  metrics: MetricDefinition[],
-  checkpointName: string,
-): Omit<HyperParameterTrainingJobDefinition, 'StaticHyperParameters'> & {
-  EnableManagedSpotTraining: boolean;
-} {
-  const spot = platform.spot && !options.onDemand;
+export function launcherJobSpec(platform: TrainingPlatform, options: Options): JobSpec {
   return {
-    RoleArn: platform.roleArn,
-    AlgorithmSpecification: {
-      TrainingImage: platform.imageUri,
-      TrainingInputMode: 'File',
-      MetricDefinitions: metrics,
-    },
-    InputDataConfig: Object.entries(channelUris).map(([channel, uri]) => ({
-      ChannelName: channel,
-      ContentType: 'text/csv',
-      DataSource: {
-        S3DataSource: {
-          S3DataType: 'S3Prefix',
-          S3Uri: uri,
-          S3DataDistributionType: 'FullyReplicated',
-        },
-      },
-    })),
-    OutputDataConfig: { S3OutputPath: platform.outputS3Uri, KmsKeyId: platform.kmsKeyArn },
-    ResourceConfig: {
-      InstanceType: (options.instanceType ?? platform.instanceType) as never,
-      InstanceCount: 1,
-      VolumeSizeInGB: platform.volumeSizeGb,
-      VolumeKmsKeyId: platform.kmsKeyArn,
-    },
-    StoppingCondition: {
-      MaxRuntimeInSeconds: platform.maxRuntimeSeconds,
-      ...(spot
-        ? { MaxWaitTimeInSeconds: Math.max(platform.maxWaitSeconds, platform.maxRuntimeSeconds) }
-        : {}),
-    },
-    EnableManagedSpotTraining: spot,
-    CheckpointConfig: {
-      S3Uri: s3Join(platform.checkpointS3Uri, checkpointName) + '/',
-      LocalPath: CHECKPOINT_LOCAL_PATH,
-    },
-    VpcConfig: { SecurityGroupIds: platform.securityGroupIds, Subnets: platform.subnetIds },
-    // The trainer needs no network: SageMaker moves data and checkpoints in and out.
-    EnableNetworkIsolation: true,
-    EnableInterContainerTrafficEncryption: true,
-  };
-}
-
-export function createTrainingJobRequest(
-  name: string,
-  platform: TrainingPlatform,
-  options: Options,
-  channelUris: Record<string, string>,
-  metrics: MetricDefinition[],
-  hyperparameters: Record<string, string>,
-): CreateTrainingJobRequest {
-  return {
-    TrainingJobName: name,
-    ...trainingJobDefinition(platform, options, channelUris, metrics, name),
-    HyperParameters: hyperparameters,
-    Tags: tags(platform),
+    team: platform.team,
+    stage: platform.stage,
+    roleArn: platform.roleArn,
+    imageUri: platform.imageUri,
+    instanceType: options.instanceType ?? platform.instanceType,
+    volumeSizeGb: platform.volumeSizeGb,
+    outputS3Uri: platform.outputS3Uri,
+    checkpointS3Uri: platform.checkpointS3Uri,
+    kmsKeyArn: platform.kmsKeyArn,
+    subnetIds: platform.subnetIds,
+    securityGroupIds: platform.securityGroupIds,
+    maxRuntimeSeconds: platform.maxRuntimeSeconds,
+    maxWaitSeconds: platform.maxWaitSeconds,
+    spot: platform.spot && !options.onDemand,
+    metricDefinitions: metricDefinitions(platform),
+    ...(platform.trackingServerArn ? { trackingServerArn: platform.trackingServerArn } : {}),
   };
 }

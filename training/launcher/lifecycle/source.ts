@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BundleRejectedError, LauncherError, UsageError } from '../cli/errors';
 import { aws } from '../lib/aws';
-import { downloadBundle, s3Join } from '../lib/s3';
+import { downloadBundle } from '../lib/s3';
+import { s3Join } from '../lib/s3-uri';
 
 /** A bundle folder ready to publish, and what produced it. */
 export interface BundleSource {

@@ -218,6 +218,7 @@ def train(
     checkpoint_dir: Optional[str],
     positive_index: Optional[int],
     log: Callable[[str], None] = print,
+    on_epoch: Optional[Callable[[Dict[str, float]], None]] = None,
 ) -> TrainResult:
     device = select_device(hp)
     make_deterministic(device)
@@ -308,6 +309,8 @@ def train(
         if auc is not None:
             row["val_roc_auc"] = auc
         state.history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
         line = f"epoch={epoch} train_loss={train_loss:.6f} val_loss={val_loss:.6f}"
         if val_accuracy is not None:
             line += f" val_accuracy={val_accuracy:.6f}"

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from . import baselines, evaluation, export, objectives, preprocess
+from . import baselines, evaluation, export, objectives, preprocess, tracking
 from .baselines import Predictor
 from .contract import Hyperparameters, Paths, load_hyperparameters, resolve_paths
 from .data import DataCheckError, Schema, Table, check_table, load_schema, parse_table, read_channel, stratified_split
@@ -41,8 +41,11 @@ def _load_channel(channel: str, paths: Paths, schema: Schema, hp: Hyperparameter
     return check_table(channel, parse_table(channel, header, rows, schema), schema, hp, is_train=False)
 
 
-def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) -> Dict[str, object]:
+def run(
+    paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None, tracker: Optional[tracking.Tracker] = None
+) -> Dict[str, object]:
     now = now or dt.datetime.now(dt.timezone.utc)
+    tracker = tracker or tracking.NoTracking()
     if "train" not in paths.channels:
         raise DataCheckError(
             "channel 'train' not found: set SM_CHANNEL_TRAIN or put CSV files in "
@@ -94,6 +97,7 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
         fitted = train(
             hp, x_tr, y_tr, x_v, y_v, n_classes, None if quiet else paths.checkpoint_dir, positive_index,
             log=(lambda _: None) if quiet else log,
+            on_epoch=None if quiet else lambda row: tracker.log_metrics(tracking.epoch_metrics(row), int(row["epoch"])),
         )
         device = torch.device(fitted.device)
         network = Predictor(
@@ -278,6 +282,9 @@ def run(paths: Paths, hp: Hyperparameters, now: Optional[dt.datetime] = None) ->
         {"name": manifest["name"], "version": manifest["version"], "metrics": metrics, "training": summary},
     )
     log(f"bundle written: {paths.model_dir} ({manifest['name']} {manifest['version']})")
+    # The exported model is the best epoch's: its test metrics are that step's.
+    tracker.log_metrics(tracking.flat_metrics("test", test_metrics), result.best_epoch)
+    tracker.log_artifacts(paths.model_dir, "model")
     return manifest
 
 
@@ -293,16 +300,22 @@ def fail(paths: Paths, message: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     paths = resolve_paths()
+    tracker: tracking.Tracker = tracking.NoTracking()
     try:
         hp = load_hyperparameters(paths, argv)
-        run(paths, hp)
+        tracker = tracking.from_env(warn=log)
+        tracker.start(asdict(hp))
+        run(paths, hp, tracker=tracker)
+        tracker.end("FINISHED")
         return 0
     except (DataCheckError, ValueError) as err:
         fail(paths, str(err))
+        tracker.end("FAILED")
         return 1
     except Exception as err:  # noqa: BLE001 - the job must always leave a failure reason
         traceback.print_exc()
         fail(paths, f"unexpected error: {type(err).__name__}: {err}")
+        tracker.end("FAILED")
         return 1
 
 
