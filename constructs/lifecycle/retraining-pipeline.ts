@@ -502,6 +502,7 @@ export class RetrainingPipeline extends Construct {
               'VpcConfig',
               'EnableNetworkIsolation',
               'EnableInterContainerTrafficEncryption',
+              'Environment',
               'HyperParameters',
               'Tags',
             ].map(jobField),

@@ -22,11 +22,11 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { parseCommandLine } from '../cli/options';
 import { aws } from '../lib/aws';
 import { trainerHyperparameters } from '../lib/hyperparameters';
-import { metricDefinitions } from '../lib/metric-definitions';
 import { jobName } from '../lib/naming';
 import { loadPlatform } from '../lib/platform';
-import { s3Join } from '../lib/s3';
-import { createTrainingJobRequest } from '../lib/training-job';
+import { s3Join } from '../lib/s3-uri';
+import { createTrainingJobRequest } from '../lib/job-spec';
+import { launcherJobSpec } from '../lib/training-job';
 import type { ModelPackageStateChange } from '../lifecycle/approval';
 import type { Lifecycle } from '../lifecycle/context';
 import { clearCandidate, promote } from '../lifecycle/promote';
@@ -173,15 +173,13 @@ export async function prepare(p: PipelineContext): Promise<{ request: object; na
       `no training data under ${data}/train/: the retraining pipeline trains on the data set the team's data pipeline writes there`,
     );
   const name = jobName(p.team, 'retrain', p.lifecycle.now());
-  const request = createTrainingJobRequest(
+  const request = createTrainingJobRequest(launcherJobSpec(platform, options), {
     name,
-    platform,
-    options,
-    channels,
-    metricDefinitions(platform),
-    trainerHyperparameters(options, platform.objective),
-  );
-  return { request, name };
+    channelUris: channels,
+    hyperparameters: trainerHyperparameters(options, platform.objective),
+  });
+  // Every field the Train state passes on is present (an absent JSONPath fails the state).
+  return { request: { ...request, Environment: request.Environment ?? {} }, name };
 }
 
 function readManifest(dir: string): { version: string; metrics?: Record<string, unknown> } {
