@@ -256,6 +256,57 @@ describe('npm run model -- publish against moto', () => {
     expect(await packageCount(suite)).toBe(packages);
   });
 
+  describe('the quality verdict (model-bundle.md "Quality")', () => {
+    const missedTarget = (version: string) =>
+      bundle(version, ({ manifest }) => {
+        manifest.metrics.objective = { metric: 'f1', parameter: null, target: 0.9 };
+        manifest.metrics.verdict = {
+          value: 0.62,
+          target_met: false,
+          best_baseline: 'logistic_regression',
+          best_baseline_value: 0.65,
+          margin: -0.03,
+          beats_baselines: false,
+        };
+      });
+
+    test('publishes a bundle that missed its target, with a warning for each problem', async () => {
+      const { code, err } = await model(suite.moto, 'publish', missedTarget('v-missed'));
+      expect(code).toBe(0);
+      expect(err).toEqual(
+        expect.arrayContaining([
+          'warning: f1 is 0.62 on the test split: target 0.9 missed by 0.28',
+          'warning: the model does not beat the logistic_regression baseline on f1: 0.62 vs 0.65',
+        ]),
+      );
+    });
+
+    test('--require-target refuses a bundle that missed its target, and writes nothing', async () => {
+      const before = await storeWrites(suite);
+      const packages = await packageCount(suite);
+      const { code, err } = await model(
+        suite.moto,
+        'publish',
+        missedTarget('v-refused'),
+        '--require-target',
+      );
+      expect(code).toBe(2);
+      expect(err[err.length - 1]).toBe(
+        'error: refusing to publish (--require-target): f1 is 0.62 on the test split: target 0.9 missed by 0.28; nothing was written',
+      );
+      expect(await storeWrites(suite)).toEqual(before);
+      expect(await packageCount(suite)).toBe(packages);
+    });
+
+    test('--require-target refuses a bundle from before the quality contract (no verdict)', async () => {
+      const { code, err } = await model(suite.moto, 'publish', bundle('v-old'), '--require-target');
+      expect(code).toBe(2);
+      expect(err[err.length - 1]).toBe(
+        'error: refusing to publish (--require-target): the manifest records no objective or verdict (a bundle from an older trainer); nothing was written',
+      );
+    });
+  });
+
   test('refuses a corrupt model.tar.gz with the reason and writes nothing', async () => {
     const uri = `${OUTPUT_URI}/broken/output/model.tar.gz`;
     await putBytes(suite.moto, uri, 'this is not a gzip archive');

@@ -27,6 +27,12 @@ export const MODEL_OPTIONS = {
     description:
       'promote: make VERSION the candidate with this share of requests (0 < PERCENT < 100)',
   },
+  'require-target': {
+    type: 'boolean',
+    default: false,
+    description:
+      "publish: refuse a bundle that has no objective target or missed it (the manifest's verdict)",
+  },
   reason: {
     type: 'string',
     placeholder: 'TEXT',

@@ -182,7 +182,12 @@ export async function runModelCommand(
       const source = await resolveBundle(args[0], clients, env.outputS3Uri);
       try {
         runtime.stderr(`verifying ${source.description}`);
-        return print(await publish(ctx, source.dir, source), printPublish);
+        const result = await publish(ctx, source.dir, {
+          trainingJobArn: source.trainingJobArn,
+          requireTarget: options.requireTarget,
+        });
+        for (const warning of result.warnings) runtime.stderr(`warning: ${warning}`);
+        return print(result, printPublish);
       } finally {
         source.cleanup();
       }

@@ -9,6 +9,7 @@ import { MODEL_QUALITY_FILE, modelQualityReport } from './model-quality';
 import { findPackage, registerPackage, type ModelPackage } from './registry';
 import { putNewObject, readAlias, readObject, versionFiles, writeAlias } from './store';
 import { verifyBundle } from './verify';
+import { checkQuality } from '../../../serving/src/bundle/quality';
 
 export interface PublishResult {
   readonly model: string;
@@ -23,6 +24,17 @@ export interface PublishResult {
   readonly madeProduction: boolean;
   /** Nothing changed anywhere: the same bytes were published before. */
   readonly unchanged: boolean;
+  /** What the quality check found: target missed or unset, no baseline beaten (may be empty). */
+  readonly warnings: readonly string[];
+}
+
+export interface PublishOptions {
+  /** The training job the bundle came from (registry lineage). */
+  readonly trainingJobArn?: string;
+  /** The retraining pipeline execution that publishes it (the package records it). */
+  readonly pipelineExecutionArn?: string;
+  /** Refuse a bundle whose objective has no target or missed it (`--require-target`). */
+  readonly requireTarget?: boolean;
 }
 
 interface VersionFile {
@@ -108,7 +120,7 @@ async function filesToWrite(
 export async function publish(
   ctx: Lifecycle,
   dir: string,
-  lineage: { trainingJobArn?: string; pipelineExecutionArn?: string } = {},
+  options: PublishOptions = {},
 ): Promise<PublishResult> {
   const manifest = await verifyBundle(dir);
   const { store, registry } = ctx;
@@ -119,7 +131,9 @@ export async function publish(
     );
   }
   const { version } = manifest;
-  // Pre-publish gates (quality checks on the verified manifest) belong here: before any write.
+  // The quality verdict (model-bundle.md "Quality") gates before any write.
+  const quality = checkQuality(manifest, { requireTarget: options.requireTarget });
+  if (quality.refusal) throw new BundleRejectedError(`${quality.refusal}; nothing was written`);
   const files = versionContent(dir, manifest);
   const toWrite = await filesToWrite(ctx, version, files);
   const uploaded: string[] = [];
@@ -143,8 +157,8 @@ export async function publish(
     version,
     bundleUri: uri,
     qualityUri: `${uri}/${MODEL_QUALITY_FILE}`,
-    trainingJobArn: lineage.trainingJobArn,
-    pipelineExecutionArn: lineage.pipelineExecutionArn,
+    trainingJobArn: options.trainingJobArn,
+    pipelineExecutionArn: options.pipelineExecutionArn,
   });
 
   let madeProduction = false;
@@ -167,5 +181,6 @@ export async function publish(
     packageCreated,
     madeProduction,
     unchanged: uploaded.length === 0 && !packageCreated && !madeProduction,
+    warnings: quality.warnings,
   };
 }
