@@ -4,11 +4,12 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cdk8s from 'cdk8s';
 import type { Construct } from 'constructs';
 import { DATA_ZONES, DataLake } from '../constructs/data-lake';
-import { ModelApproval } from '../constructs/lifecycle';
+import { ModelApproval, RetrainingPipeline } from '../constructs/lifecycle';
 import { PodIdentity, ServingChart } from '../constructs/k8s';
 import { TeamMonitoring } from '../constructs/monitoring';
 import { RateLimitAcl, TeamServing } from '../constructs/serving';
 import { TrainingInfra } from '../constructs/training';
+import { STATE_MACHINE_PARAMETER } from '../training/launcher/pipeline/contract';
 import type { TeamConfig } from './config';
 import { MlStack } from './ml-stack';
 import {
@@ -43,6 +44,8 @@ export class TeamStack extends MlStack {
   readonly serving: TeamServing;
   readonly monitoring: TeamMonitoring;
   readonly modelApproval: ModelApproval;
+  /** The retraining loop; undefined when the team file has no `pipeline` section. */
+  readonly pipeline?: RetrainingPipeline;
 
   constructor(scope: Construct, props: TeamStackProps) {
     const { config } = props;
@@ -202,6 +205,52 @@ export class TeamStack extends MlStack {
       logRetention: toRetentionDays(monitoring.logRetentionDays),
       removalPolicy,
     });
+
+    const { pipeline } = config;
+    if (pipeline) {
+      this.pipeline = new RetrainingPipeline(this, 'Retraining', {
+        team: config.team,
+        stage: config.stage,
+        resourcePrefix: teamResourcePrefix(config),
+        dataLake: this.dataLake,
+        modelName: serving.modelName,
+        modelPackageGroupName,
+        approval: config.training.approval,
+        trainingParameterPath: trainingParameterPath(config),
+        trainingRole: this.training.sageMakerRole,
+        trainingJobNamePrefix: trainingJobNamePrefix(config),
+        topic: this.monitoring.topic,
+        encryptionKey: this.monitoring.encryptionKey,
+        policy: {
+          promotionMargin: config.training.promotionMargin,
+          ...pipeline.gate,
+          canaryPercent: pipeline.canaryPercent,
+          bakeMinutes: pipeline.bakeMinutes,
+          lowTraffic: pipeline.lowTraffic,
+          maxBakeExtensions: pipeline.maxBakeExtensions,
+          minCanaryRequests: pipeline.minCanaryRequests,
+          ...pipeline.canary,
+          errorRateThreshold: monitoring.errorRateThreshold,
+          latencyP99Ms: serving.latencyP99Ms,
+        },
+        approvalTimeout: Duration.hours(pipeline.approvalTimeoutHours),
+        // Spot jobs may wait as long again as they run (the training contract's default).
+        maxTrainingTime: Duration.hours(
+          config.training.maxRuntimeHours * (config.training.spot ? 2 : 1),
+        ),
+        schedule: config.training.retrainSchedule,
+        driftAlarm: this.monitoring.dataDriftAlarm,
+        logGroupPrefix: `/ml-platform/${config.team}/${config.stage}`,
+        logRetention: toRetentionDays(monitoring.logRetentionDays),
+        removalPolicy,
+      });
+      new ssm.StringParameter(this, 'Param-pipeline', {
+        parameterName: `${trainingParameterPath(config)}/${STATE_MACHINE_PARAMETER}`,
+        stringValue: this.pipeline.stateMachine.stateMachineArn,
+        description: `Retraining pipeline (Step Functions) of ${config.team}/${config.stage}: npm run retrain starts it`,
+      });
+      this.monitoring.addPipeline(this.pipeline.stateMachine);
+    }
   }
 }
 

@@ -26,6 +26,9 @@ function teamsDir(count: number): string {
         costCenter: `cc-${i}`,
         owners: ['lead@example.com'],
         alarmEmails: ['oncall@example.com'],
+        // Every team with the retraining pipeline: its Lambda bundle and layer are per-app
+        // assets (bundled once), its state machine and roles per team.
+        pipeline: {},
         serving: {
           ingress: {
             certificateArn: `arn:aws:acm:${region}:111111111111:certificate/00000000-0000-4000-8000-000000000000`,

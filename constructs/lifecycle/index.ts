@@ -1,1 +1,2 @@
 export * from './model-approval';
+export * from './retraining-pipeline';

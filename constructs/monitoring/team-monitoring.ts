@@ -9,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { allowLogsToUseKey } from '../private/logs-key';
@@ -19,6 +20,7 @@ import {
   SERVING_DIMENSIONS,
   SERVING_METRICS,
   SERVING_METRICS_NAMESPACE,
+  SERVING_VERSION_DIMENSIONS,
 } from './serving-metrics';
 
 // Thresholds in alarm descriptions, for people: 0.07 reads "7%", not "7.000000000000001%"
@@ -583,6 +585,73 @@ export class TeamMonitoring extends Construct {
     const policy = topic.node.tryFindChild('Policy');
     if (policy) budget.node.addDependency(policy);
     return budget;
+  }
+
+  /**
+   * The retraining pipeline on the team's topic and dashboard: an execution that ends failed,
+   * timed out or aborted (past the pipeline's own failure handling, which notifies itself)
+   * notifies the topic; the dashboard graphs the executions and each model version's own
+   * requests, error count, p99 latency and low-confidence predictions (the canary figures).
+   */
+  addPipeline(stateMachine: sfn.IStateMachine): void {
+    const [team, stage] = SERVING_DIMENSIONS.map((name) => this.dimensions[name]);
+    new events.Rule(this, 'PipelineExecutionFailed', {
+      description: `${team}/${stage}: a retraining pipeline execution failed, timed out or was aborted`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          stateMachineArn: [stateMachine.stateMachineArn],
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+        },
+      },
+      targets: [
+        new targets.SnsTopic(this.topic, {
+          message: events.RuleTargetInput.fromText(
+            `${team}/${stage}: retraining execution ${events.EventField.fromPath('$.detail.name')} ended ${events.EventField.fromPath('$.detail.status')}: ${events.EventField.fromPath('$.detail.cause')}`,
+          ),
+        }),
+      ],
+    });
+    const executions = (metric: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/States',
+        metricName: metric,
+        dimensionsMap: { StateMachineArn: stateMachine.stateMachineArn },
+        statistic: 'Sum',
+        period: Duration.hours(1),
+        label,
+      });
+    const perVersion = (metric: string, statistic: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${SERVING_METRICS_NAMESPACE},${SERVING_VERSION_DIMENSIONS.join(',')}} MetricName="${metric}" ${Object.entries(
+          this.dimensions,
+        )
+          .map(([k, v]) => `${k}="${v}"`)
+          .join(' ')}', '${statistic}', 300)`,
+        label,
+        period: Duration.minutes(5),
+      });
+    const widget = (title: string, left: cloudwatch.IMetric[]) =>
+      new cloudwatch.GraphWidget({ title, left, width: 6, height: 6 });
+    this.dashboard.addWidgets(
+      widget('Retraining executions (per hour)', [
+        executions('ExecutionsStarted', 'started'),
+        executions('ExecutionsSucceeded', 'succeeded'),
+        executions('ExecutionsFailed', 'failed'),
+        executions('ExecutionsTimedOut', 'timed out'),
+      ]),
+      widget('Requests per version', [perVersion(SERVING_METRICS.requests, 'Sum', 'requests')]),
+      widget('Errors per version', [perVersion(SERVING_METRICS.errors, 'Sum', 'errors')]),
+      widget('p99 latency per version (ms)', [
+        perVersion(SERVING_METRICS.latencyP99, 'Maximum', 'p99'),
+      ]),
+    );
+    this.dashboard.addWidgets(
+      widget('Low-confidence predictions per version', [
+        perVersion(SERVING_METRICS.lowConfidencePredictions, 'Sum', 'low confidence'),
+      ]),
+    );
   }
 
   private createDashboard(

@@ -96,12 +96,35 @@ export interface TeamConfig {
       readonly allowedClientCidrs: readonly string[];
     };
   };
+  /** The retraining pipeline; unset: the team has none. */
+  readonly pipeline?: PipelineConfig;
   readonly monitoring: {
     readonly errorRateThreshold: number;
     readonly lowConfidenceThreshold: number;
     readonly driftThreshold: number;
     readonly monthlyBudgetUsd?: number;
     readonly logRetentionDays: number;
+  };
+}
+
+/** The retraining pipeline's settings (docs/configuration.md, "pipeline"). */
+export interface PipelineConfig {
+  readonly canaryPercent: number;
+  readonly bakeMinutes: number;
+  readonly approvalTimeoutHours: number;
+  readonly lowTraffic: 'extend' | 'rollback';
+  readonly minCanaryRequests: number;
+  readonly maxBakeExtensions: number;
+  readonly canary: {
+    readonly maxErrorRateIncrease: number;
+    readonly maxLatencyIncrease: number;
+    readonly maxLowConfidenceIncrease: number;
+  };
+  readonly gate: {
+    readonly primaryFloor?: number;
+    readonly segmentFloor?: number;
+    readonly maxSegmentRegression: number;
+    readonly minSegmentRows: number;
   };
 }
 
@@ -115,6 +138,9 @@ interface StageDefaults {
   apiKeyRotationDays: number;
   /** A managed MLflow server runs (and bills) all the time: off where experiments are throwaway. */
   experimentTracking: boolean;
+  canaryPercent: number;
+  bakeMinutes: number;
+  minCanaryRequests: number;
   natGatewaysPerAz: boolean;
   noncurrentVersionDays: number;
   accessLogDays: number;
@@ -130,6 +156,9 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
   dev: {
     experimentTracking: false,
     apiKeyRotationDays: 30,
+    canaryPercent: 50,
+    bakeMinutes: 15,
+    minCanaryRequests: 100,
     natGatewaysPerAz: false,
     noncurrentVersionDays: 7,
     accessLogDays: 30,
@@ -142,6 +171,9 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
   staging: {
     experimentTracking: true,
     apiKeyRotationDays: 30,
+    canaryPercent: 20,
+    bakeMinutes: 60,
+    minCanaryRequests: 500,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 30,
     accessLogDays: 90,
@@ -154,6 +186,9 @@ export const STAGE_DEFAULTS: Readonly<Record<Stage, Readonly<StageDefaults>>> = 
   prod: {
     experimentTracking: true,
     apiKeyRotationDays: 90,
+    canaryPercent: 10,
+    bakeMinutes: 240,
+    minCanaryRequests: 2000,
     natGatewaysPerAz: true,
     noncurrentVersionDays: 90,
     accessLogDays: 365,
@@ -259,6 +294,7 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
         allowedClientCidrs: serving.ingress?.allowedClientCidrs ?? [],
       },
     },
+    pipeline: file.pipeline && resolvePipeline(file.pipeline, d),
     monitoring: {
       errorRateThreshold: file.monitoring?.errorRateThreshold ?? 0.05,
       lowConfidenceThreshold: file.monitoring?.lowConfidenceThreshold ?? 0.5,
@@ -268,6 +304,31 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
     },
   };
   return deepFreeze(config);
+}
+
+function resolvePipeline(
+  p: NonNullable<TeamFile['pipeline']>,
+  d: Readonly<StageDefaults>,
+): PipelineConfig {
+  return {
+    canaryPercent: p.canaryPercent ?? d.canaryPercent,
+    bakeMinutes: p.bakeMinutes ?? d.bakeMinutes,
+    approvalTimeoutHours: p.approvalTimeoutHours ?? 72,
+    lowTraffic: p.lowTraffic ?? 'extend',
+    minCanaryRequests: p.minCanaryRequests ?? d.minCanaryRequests,
+    maxBakeExtensions: p.maxBakeExtensions ?? 2,
+    canary: {
+      maxErrorRateIncrease: p.canary?.maxErrorRateIncrease ?? 0.01,
+      maxLatencyIncrease: p.canary?.maxLatencyIncrease ?? 0.2,
+      maxLowConfidenceIncrease: p.canary?.maxLowConfidenceIncrease ?? 0.05,
+    },
+    gate: {
+      primaryFloor: p.gate?.primaryFloor,
+      segmentFloor: p.gate?.segmentFloor,
+      maxSegmentRegression: p.gate?.maxSegmentRegression ?? 0.02,
+      minSegmentRows: p.gate?.minSegmentRows ?? 30,
+    },
+  };
 }
 
 /** A node group's stage defaults overlaid with the file; a raised minimum lifts the maximum. */

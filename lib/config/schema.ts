@@ -106,8 +106,18 @@ export const trainingSchema = z.strictObject({
   /** Maximum vCPUs of the Batch GPU compute environment (0 when idle). */
   maxVcpus: z.number().int().min(0).max(10000).optional(),
   /** Retraining schedule as a cron or rate expression for EventBridge (unset: no schedule). */
-  retrainSchedule: z.string().min(1).optional(),
-  /** A candidate is promoted only if its metric beats production by at least this much. */
+  retrainSchedule: z
+    .string()
+    .regex(
+      /^(cron\((\S+ ){5}\S+\)|rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\))$/,
+      'must be an EventBridge schedule like "cron(0 3 ? * MON *)" or "rate(7 days)"',
+    )
+    .optional(),
+  /**
+   * The retraining gate's tolerance on the primary metric, a share of production's value: a
+   * candidate passes when it reaches production x (1 - promotionMargin) (higher-is-better
+   * metrics; production x (1 + promotionMargin) for lower-is-better ones).
+   */
   promotionMargin: z.number().min(0).max(1).optional(),
   /** The success metric and its target; unset: the trainer's default (f1, no target). */
   objective: objectiveSchema.optional(),
@@ -123,6 +133,53 @@ export const trainingSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().optional(),
       size: z.enum(TRACKING_SERVER_SIZES).optional(),
+    })
+    .optional(),
+});
+
+/** A share in [0, 1] of the metric's own scale ("points" on a 0..1 metric: 0.02 = 2 points). */
+const points = z.number().min(0).max(1);
+
+/**
+ * The retraining pipeline (guide, phase 7.5): present, the team gets a Step Functions workflow
+ * that trains, gates, publishes, canaries and promotes or rolls back. Absent: no pipeline.
+ * The gate's rules: training/launcher/pipeline/gate.ts.
+ */
+export const pipelineSchema = z.strictObject({
+  /** Share of requests (1..50 %) the candidate answers during the bake. */
+  canaryPercent: z.number().gt(0).max(50).optional(),
+  /** Minutes the canary bakes before its figures are judged. */
+  bakeMinutes: z.number().int().min(1).max(1440).optional(),
+  /** Hours a prod execution waits for the registry approval before it gives up. */
+  approvalTimeoutHours: z.number().int().min(1).max(168).optional(),
+  /** What a canary with too few requests to judge leads to: bake again (up to maxBakeExtensions), or roll back. */
+  lowTraffic: z.enum(['extend', 'rollback'], { error: 'must be extend or rollback' }).optional(),
+  /** Requests the candidate must answer in the bake window for its figures to count. */
+  minCanaryRequests: z.number().int().min(1).max(10_000_000).optional(),
+  /** Extra bakes a low-traffic canary gets before it is rolled back (lowTraffic: extend). */
+  maxBakeExtensions: z.number().int().min(0).max(10).optional(),
+  /** The canary check: how much worse than production the candidate may be. */
+  canary: z
+    .strictObject({
+      /** Error rate above production's by more than this (a share, 0.01 = 1 point) fails. */
+      maxErrorRateIncrease: points.optional(),
+      /** p99 latency above production's by more than this share (0.2 = 20 % slower) fails. */
+      maxLatencyIncrease: z.number().min(0).max(10).optional(),
+      /** Low-confidence share above production's by more than this fails. */
+      maxLowConfidenceIncrease: points.optional(),
+    })
+    .optional(),
+  /** The gate: candidate manifest against production's. */
+  gate: z
+    .strictObject({
+      /** The primary metric's absolute floor: a first model must reach it, and every later one too. */
+      primaryFloor: z.number().optional(),
+      /** No segment's metric may fall below this. */
+      segmentFloor: z.number().optional(),
+      /** No segment may regress against production by more than this many points. */
+      maxSegmentRegression: points.optional(),
+      /** Segments with fewer test rows are not judged (too noisy). */
+      minSegmentRows: z.number().int().min(1).max(1_000_000).optional(),
     })
     .optional(),
 });
@@ -313,6 +370,7 @@ export const teamFileSchema = z
     cluster: clusterSchema.optional(),
     serving: servingSchema.optional(),
     monitoring: monitoringSchema.optional(),
+    pipeline: pipelineSchema.optional(),
   })
   .superRefine((file, ctx) => {
     file.availabilityZones.forEach((az, i) => {
@@ -422,6 +480,13 @@ export const teamFileSchema = z
           message: `is ${training.instanceCount}, but ${instanceType} has no GPU: multi-instance training runs one process per GPU and talks NCCL between them`,
         });
       }
+    }
+    if (file.training?.retrainSchedule !== undefined && file.pipeline === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'retrainSchedule'],
+        message: 'needs a pipeline section: the schedule starts the retraining pipeline',
+      });
     }
     const ingress = file.serving?.ingress;
     const certificateArn = ingress?.certificateArn;

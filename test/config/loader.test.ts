@@ -157,6 +157,36 @@ describe('team file validation', () => {
       '- training.objective.target: is required',
     ],
     [
+      'retrain schedule that EventBridge would refuse',
+      stringify(teamFile({ training: { retrainSchedule: 'every monday' }, pipeline: {} })),
+      '17 training.retrainSchedule: must be an EventBridge schedule like "cron(0 3 ? * MON *)" or "rate(7 days)"',
+    ],
+    [
+      'retrain schedule without a pipeline',
+      stringify(teamFile({ training: { retrainSchedule: 'rate(7 days)' } })),
+      '17 training.retrainSchedule: needs a pipeline section: the schedule starts the retraining pipeline',
+    ],
+    [
+      'canary share above half the traffic',
+      stringify(teamFile({ pipeline: { canaryPercent: 80 } })),
+      '17 pipeline.canaryPercent: Too big: expected number to be <=50',
+    ],
+    [
+      'unknown low-traffic policy',
+      stringify(teamFile({ pipeline: { lowTraffic: 'wait' } })),
+      '17 pipeline.lowTraffic: must be extend or rollback',
+    ],
+    [
+      'segment regression above one',
+      stringify(teamFile({ pipeline: { gate: { maxSegmentRegression: 2 } } })),
+      '18 pipeline.gate.maxSegmentRegression: Too big: expected number to be <=1',
+    ],
+    [
+      'unknown pipeline field',
+      stringify(teamFile({ pipeline: { bakeMinuets: 5 } })),
+      '17 pipeline.bakeMinuets: is not a known field (check the spelling; unknown fields are errors)',
+    ],
+    [
       'unknown registry approval mode',
       stringify(teamFile({ training: { approval: 'sometimes' } })),
       '17 training.approval: must be one of manual, auto',
@@ -214,6 +244,45 @@ describe('loading a folder of team files', () => {
     expect(loadTeamConfigs(dir)[0].training.experimentTracking).toEqual({
       enabled: true,
       size: 'Large',
+    });
+  });
+
+  test('a pipeline section takes its stage defaults; no section, no pipeline', () => {
+    const dir = writeTeamsDir({
+      'a.yaml': teamFile({ team: 'fraud', stage: 'dev', pipeline: {} }),
+      'b.yaml': teamFile({
+        team: 'search',
+        stage: 'prod',
+        pipeline: { bakeMinutes: 30, gate: { primaryFloor: 0.7 } },
+      }),
+      'c.yaml': teamFile({ team: 'ads', stage: 'prod' }),
+    });
+    const [fraud, search, ads] = loadTeamConfigs(dir);
+    expect(ads.pipeline).toBeUndefined();
+    expect(fraud.pipeline).toEqual({
+      canaryPercent: 50,
+      bakeMinutes: 15,
+      approvalTimeoutHours: 72,
+      lowTraffic: 'extend',
+      minCanaryRequests: 100,
+      maxBakeExtensions: 2,
+      canary: {
+        maxErrorRateIncrease: 0.01,
+        maxLatencyIncrease: 0.2,
+        maxLowConfidenceIncrease: 0.05,
+      },
+      gate: {
+        primaryFloor: undefined,
+        segmentFloor: undefined,
+        maxSegmentRegression: 0.02,
+        minSegmentRows: 30,
+      },
+    });
+    expect(search.pipeline).toMatchObject({
+      canaryPercent: 10,
+      bakeMinutes: 30,
+      minCanaryRequests: 2000,
+      gate: { primaryFloor: 0.7 },
     });
   });
 

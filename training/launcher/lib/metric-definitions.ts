@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { REFERENCE_DIR } from './paths';
+// Imported, not read from disk: bundlers (the retraining pipeline's Lambda) carry it along.
+import referenceDefinitions from '../../reference/metric_definitions.json';
 import type { TrainingPlatform } from './platform';
 
 export interface MetricDefinition {
@@ -10,10 +9,7 @@ export interface MetricDefinition {
 
 /** The regexes match the reference trainer's log lines (its tests check that); SSM may override them. */
 export function metricDefinitions(platform: TrainingPlatform): MetricDefinition[] {
-  if (platform.metricDefinitions) return platform.metricDefinitions;
-  return JSON.parse(
-    readFileSync(path.join(REFERENCE_DIR, 'metric_definitions.json'), 'utf8'),
-  ) as MetricDefinition[];
+  return platform.metricDefinitions ?? (referenceDefinitions as MetricDefinition[]);
 }
 
 /** Losses are minimised, every other metric maximised (tuning objectives, `experiments --sort-by`). */

@@ -43,6 +43,12 @@ export async function handleModelPackageStateChange(
   if (pkg.status === 'Approved') {
     if (pkg.properties[PACKAGE_PROPERTIES.approval] === 'auto')
       return { action: 'ignored', version, why: 'approved automatically at publish' };
+    if (pkg.properties[PACKAGE_PROPERTIES.pipelineExecution])
+      return {
+        action: 'ignored',
+        version,
+        why: `the retraining pipeline execution that registered it rolls it out (${pkg.properties[PACKAGE_PROPERTIES.pipelineExecution]})`,
+      };
     const by = pkg.modifiedBy ? ` by ${pkg.modifiedBy}` : '';
     const result = await promote(ctx, version, {
       reason: `approved in the model registry${by}${pkg.approvalDescription ? `: ${pkg.approvalDescription}` : ''}`,

@@ -31,6 +31,8 @@ export interface PublishResult {
 export interface PublishOptions {
   /** The training job the bundle came from (registry lineage). */
   readonly trainingJobArn?: string;
+  /** The retraining pipeline execution that publishes it (the package records it). */
+  readonly pipelineExecutionArn?: string;
   /** Refuse a bundle whose objective has no target or missed it (`--require-target`). */
   readonly requireTarget?: boolean;
 }
@@ -156,6 +158,7 @@ export async function publish(
     bundleUri: uri,
     qualityUri: `${uri}/${MODEL_QUALITY_FILE}`,
     trainingJobArn: options.trainingJobArn,
+    pipelineExecutionArn: options.pipelineExecutionArn,
   });
 
   let madeProduction = false;

@@ -23,6 +23,11 @@ export const PACKAGE_PROPERTIES = {
    * at creation; the approval Lambda leaves them alone (their approval is no one's decision).
    */
   approval: 'ml-platform:approval',
+  /**
+   * The retraining pipeline execution that registered the package: that execution rolls it
+   * out (canary, check, promote), so the approval Lambda leaves its approval to it.
+   */
+  pipelineExecution: 'ml-platform:pipeline-execution',
 } as const;
 
 export interface ModelPackage {
@@ -105,6 +110,7 @@ export interface Registration {
   /** The ModelQuality statistics JSON (./model-quality.ts). */
   readonly qualityUri: string;
   readonly trainingJobArn?: string;
+  readonly pipelineExecutionArn?: string;
 }
 
 /** Registers a version in the group, Approved or PendingManualApproval as the stage says. */
@@ -127,6 +133,9 @@ export async function registerPackage(registry: Registry, r: Registration): Prom
           [PACKAGE_PROPERTIES.bundle]: r.bundleUri,
           [PACKAGE_PROPERTIES.approval]: registry.approval,
           ...(r.trainingJobArn ? { [PACKAGE_PROPERTIES.trainingJob]: r.trainingJobArn } : {}),
+          ...(r.pipelineExecutionArn
+            ? { [PACKAGE_PROPERTIES.pipelineExecution]: r.pipelineExecutionArn }
+            : {}),
         },
       }),
     ),

@@ -39,16 +39,21 @@ export interface StatusReport {
   readonly versions: readonly VersionStatus[];
 }
 
-type Series = 'requests' | 'errors' | 'latency' | 'confidence';
+type Series = 'requests' | 'errors' | 'latency' | 'confidence' | 'predictions' | 'lowConfidence';
 const QUERIES: readonly [Series, string, string][] = [
   ['requests', SERVING_METRICS.requests, 'Sum'],
   ['errors', SERVING_METRICS.errors, 'Sum'],
   ['latency', SERVING_METRICS.latencyP99, 'Maximum'],
   ['confidence', SERVING_METRICS.meanConfidence, 'Average'],
+  ['predictions', SERVING_METRICS.predictions, 'Sum'],
+  ['lowConfidence', SERVING_METRICS.lowConfidencePredictions, 'Sum'],
 ];
 
-/** The service's own per-version metrics over the last `minutes` (one period: the window). */
-async function versionMetrics(
+/**
+ * The service's own per-version metrics over the last `minutes` (one period: the window):
+ * `npm run model -- status` and the retraining pipeline's canary check read them.
+ */
+export async function versionMetrics(
   cloudwatch: CloudWatchClient,
   dimensions: Record<(typeof SERVING_DIMENSIONS)[number], string>,
   versions: readonly string[],
@@ -84,11 +89,10 @@ async function versionMetrics(
     ),
   );
   for (const r of res.MetricDataResults ?? []) {
-    const [, series, index] = /^([a-z]+)(\d+)$/.exec(r.Id ?? '') ?? [];
+    const [, series, index] = /^([a-zA-Z]+)(\d+)$/.exec(r.Id ?? '') ?? [];
     const values = r.Values ?? [];
     if (!series || values.length === 0) continue;
-    const combine =
-      series === 'requests' || series === 'errors' ? 'sum' : series === 'latency' ? 'max' : 'mean';
+    const combine = series === 'latency' ? 'max' : series === 'confidence' ? 'mean' : 'sum';
     const value =
       combine === 'sum'
         ? values.reduce((a, b) => a + b, 0)
