@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { MODEL_STORE_PREFIX, aliasFile, modelRoot } from '../../serving/src/store/layout';
 import {
   APPROVAL_HANDLER_ENV,
-  MODEL_PACKAGE_STATE_CHANGE,
+  modelPackageDecisionPattern,
 } from '../../training/launcher/lifecycle/approval-contract';
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
@@ -157,14 +157,7 @@ export class ModelApproval extends Construct {
 
     this.rule = new events.Rule(this, 'OnStateChange', {
       description: `Approvals and rejections in ${props.modelPackageGroupName} move the ${props.modelName} aliases`,
-      eventPattern: {
-        source: [MODEL_PACKAGE_STATE_CHANGE.source],
-        detailType: [MODEL_PACKAGE_STATE_CHANGE.detailType],
-        detail: {
-          ModelPackageGroupName: [props.modelPackageGroupName],
-          ModelApprovalStatus: ['Approved', 'Rejected'],
-        },
-      },
+      eventPattern: modelPackageDecisionPattern(props.modelPackageGroupName),
       targets: [
         new targets.LambdaFunction(this.function, {
           retryAttempts: 8,

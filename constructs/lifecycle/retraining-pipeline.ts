@@ -14,7 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { MODEL_STORE_PREFIX, modelRoot } from '../../serving/src/store/layout';
-import { MODEL_PACKAGE_STATE_CHANGE } from '../../training/launcher/lifecycle/approval-contract';
+import { modelPackageDecisionPattern } from '../../training/launcher/lifecycle/approval-contract';
 import {
   PIPELINE_DATA_FOLDER,
   PIPELINE_ERRORS,
@@ -392,14 +392,7 @@ export class RetrainingPipeline extends Construct {
     }
     new events.Rule(this, 'OnApproval', {
       description: `Resumes a ${stateMachineName} execution waiting for its package's approval`,
-      eventPattern: {
-        source: [MODEL_PACKAGE_STATE_CHANGE.source],
-        detailType: [MODEL_PACKAGE_STATE_CHANGE.detailType],
-        detail: {
-          ModelPackageGroupName: [props.modelPackageGroupName],
-          ModelApprovalStatus: ['Approved', 'Rejected'],
-        },
-      },
+      eventPattern: modelPackageDecisionPattern(props.modelPackageGroupName),
       targets: [
         new targets.LambdaFunction(this.function, {
           retryAttempts: 8,

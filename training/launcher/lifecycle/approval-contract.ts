@@ -14,3 +14,19 @@ export const MODEL_PACKAGE_STATE_CHANGE = {
   source: 'aws.sagemaker',
   detailType: 'SageMaker Model Package State Change',
 } as const;
+
+/**
+ * The EventBridge pattern of a person's decision on a package of `groupName` (approved or
+ * rejected): what both the approval Lambda's rule and the retraining pipeline's resume rule
+ * listen to.
+ */
+export function modelPackageDecisionPattern(groupName: string) {
+  return {
+    source: [MODEL_PACKAGE_STATE_CHANGE.source],
+    detailType: [MODEL_PACKAGE_STATE_CHANGE.detailType],
+    detail: {
+      ModelPackageGroupName: [groupName],
+      ModelApprovalStatus: ['Approved', 'Rejected'],
+    },
+  };
+}
