@@ -16,13 +16,9 @@ import {
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
 import { allowLogsToUseKey } from '../private/logs-key';
+import { NODE_LAMBDA_RUNTIME, REPO_ROOT } from '../private/node-lambda';
 
-/** The repository root: the handler's package-lock.json and esbuild live there. */
-const REPO_ROOT = path.join(__dirname, '..', '..');
 const HANDLER = path.join(REPO_ROOT, 'training', 'launcher', 'lifecycle', 'approval-handler.ts');
-
-/** Node.js runtime of the handler: the newest Lambda offers in the installed aws-cdk-lib. */
-export const APPROVAL_HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface ModelApprovalProps {
   /** The team's data lake: the model store is in its `models` zone, under `models/`. */
@@ -129,7 +125,7 @@ export class ModelApproval extends Construct {
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      runtime: APPROVAL_HANDLER_RUNTIME,
+      runtime: NODE_LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.seconds(60),

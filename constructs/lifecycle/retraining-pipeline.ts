@@ -25,11 +25,11 @@ import {
 import type { Outcome } from '../../training/launcher/pipeline/summary';
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
+import { NODE_LAMBDA_RUNTIME, REPO_ROOT } from '../private/node-lambda';
 import { allowLogsToUseKey } from '../private/logs-key';
 import { TRAINING_PREFIXES } from '../training/training-infra';
 import { OnnxRuntimeLayer } from './onnx-runtime-layer';
 
-const REPO_ROOT = path.join(__dirname, '..', '..');
 const HANDLER = path.join(REPO_ROOT, 'training', 'launcher', 'pipeline', 'handler.ts');
 
 /** The SageMaker .sync integration's managed rule (Step Functions creates it on first use). */
@@ -268,7 +268,7 @@ export class RetrainingPipeline extends Construct {
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: NODE_LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       // Publish verifies the bundle through ONNX Runtime and unpacks it under /tmp.
       memorySize: 2048,

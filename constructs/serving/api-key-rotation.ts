@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from '../private/acknowledge';
+import { NODE_LAMBDA_RUNTIME } from '../private/node-lambda';
 import { allowLogsToUseKey } from '../private/logs-key';
 
 export interface ApiKeyRotationProps {
@@ -82,7 +83,7 @@ export class ApiKeyRotation extends Construct {
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: path.join(__dirname, 'api-key-rotation-handler.ts'),
       handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: NODE_LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.seconds(30),
