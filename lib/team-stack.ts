@@ -131,6 +131,7 @@ export class TeamStack extends MlStack {
       removalPolicy,
       apiKeyRotation: Duration.days(serving.apiKeyRotationDays),
       logRetention: toRetentionDays(config.monitoring.logRetentionDays),
+      predictionTableRecovery: serving.feedback.pointInTimeRecovery,
     });
     const rateLimit = new RateLimitAcl(this, 'ServingRateLimit', {
       name: `${teamResourcePrefix(config)}-serving`,
@@ -157,6 +158,10 @@ export class TeamStack extends MlStack {
       cpuMillicores: serving.cpuMillicores,
       memoryMiB: serving.memoryMiB,
       capture: { uri: this.serving.feedbackUri, sampleRate: serving.captureSampleRate },
+      feedback: {
+        predictionTable: this.serving.predictionTable.tableName,
+        windowHours: serving.feedback.windowHours,
+      },
       // A request slower than the p99 target is worth a line even when not sampled.
       accessLog: { sampleRate: serving.accessLogSampleRate, slowRequestMs: serving.latencyP99Ms },
       webAclArn: rateLimit.webAclArn,
@@ -188,6 +193,8 @@ export class TeamStack extends MlStack {
         latencyP99Ms: serving.latencyP99Ms,
         lowConfidence: monitoring.lowConfidenceThreshold,
         driftPsi: monitoring.driftThreshold,
+        lowAccuracy: monitoring.lowAccuracyThreshold,
+        minFeedbackPerHour: monitoring.minFeedbackPerHour,
       },
       monthlyBudgetUsd: monitoring.monthlyBudgetUsd,
       logRetention: toRetentionDays(monitoring.logRetentionDays),

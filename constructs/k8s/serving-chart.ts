@@ -128,6 +128,14 @@ export interface ServingChartProps {
    */
   readonly capture?: { readonly uri: string; readonly sampleRate: number };
   /**
+   * Fleet-wide feedback: the DynamoDB prediction table every pod writes its predictions to
+   * (the pod role must be allowed to BatchWriteItem and UpdateItem it), and how long after a
+   * prediction its feedback still counts.
+   * @default - each pod remembers its own recent predictions: feedback that reaches another
+   * pod is unmatched
+   */
+  readonly feedback?: { readonly predictionTable: string; readonly windowHours: number };
+  /**
    * Access logs: the share of successful inference requests logged, and the latency from which
    * a request is always logged (4xx and 5xx always are).
    * @default - 1% sampled, 1000 ms slow
@@ -353,6 +361,12 @@ export class ServingChart extends Chart {
         ? {
             [SERVING_ENV.captureUri]: props.capture.uri,
             [SERVING_ENV.captureSample]: String(props.capture.sampleRate),
+          }
+        : {}),
+      ...(props.feedback
+        ? {
+            [SERVING_ENV.predictionTable]: props.feedback.predictionTable,
+            [SERVING_ENV.feedbackWindowSeconds]: String(props.feedback.windowHours * 3600),
           }
         : {}),
       [SERVING_ENV.accessLogSample]: String(props.accessLog?.sampleRate ?? 0.01),

@@ -27,6 +27,10 @@ export const SERVING_ENV = {
   captureUri: 'SERVING_CAPTURE_URI',
   /** Share of requests captured (0..1). */
   captureSample: 'SERVING_CAPTURE_SAMPLE',
+  /** DynamoDB table of the fleet's predictions (feedback posted to any pod matches). */
+  predictionTable: 'SERVING_PREDICTION_TABLE',
+  /** Seconds after a prediction that its feedback still counts (the table items' TTL). */
+  feedbackWindowSeconds: 'SERVING_FEEDBACK_WINDOW_S',
   /** Requests per second one API key may send to this pod (token bucket; 0: off). */
   rateLimitRps: 'SERVING_RATE_LIMIT_RPS',
   /** Share (0..1) of successful inference requests that get an access log line. */

@@ -52,6 +52,17 @@ export interface TeamMonitoringThresholds {
    * @default 0.25
    */
   readonly driftPsi?: number;
+  /**
+   * Fleet-wide live accuracy (0..1, from feedback over one hour) below which LowAccuracy fires.
+   * @default 0.8
+   */
+  readonly lowAccuracy?: number;
+  /**
+   * Matched feedback an hour needs before LowAccuracy judges it: fewer is no verdict, so a
+   * handful of unlucky samples never pages anyone.
+   * @default 30
+   */
+  readonly minFeedbackPerHour?: number;
 }
 
 /** Where the team's inference service runs, for the ServiceDown metric and the dashboard. */
@@ -148,6 +159,8 @@ export class TeamMonitoring extends Construct {
   readonly lowConfidenceAlarm: cloudwatch.Alarm;
   readonly serviceDownAlarm: cloudwatch.Alarm;
   readonly dataDriftAlarm: cloudwatch.Alarm;
+  /** Fleet-wide live accuracy (feedback) below its threshold for an hour. */
+  readonly lowAccuracyAlarm: cloudwatch.Alarm;
   /** SageMaker training job failures of the team -> the topic. */
   readonly trainingJobFailedRule: events.Rule;
   /** Completed or stopped training jobs; has no target, it exists for its metric. */
@@ -295,6 +308,19 @@ export class TeamMonitoring extends Construct {
       this.metricMaxFeatureDriftPsi(),
     );
 
+    this.lowAccuracyAlarm = alarm(
+      'LowAccuracy',
+      `live accuracy below ${percent(t.lowAccuracy)} over an hour of feedback (at least ${decimal(t.minFeedbackPerHour)} labelled predictions, all replicas)`,
+      {
+        threshold: t.lowAccuracy,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // No feedback or a regression model: no value; too little feedback: 1 (see the metric).
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      this.metricLiveAccuracy({ minFeedback: t.minFeedbackPerHour }),
+    );
+
     const jobPrefix = props.trainingJobNamePrefix ?? `${team}-${stage}-`;
     const trainingEvent = (statuses: string[]): events.EventPattern => ({
       source: ['aws.sagemaker'],
@@ -400,6 +426,61 @@ export class TeamMonitoring extends Construct {
       period: Duration.minutes(15),
       ...props,
     });
+  }
+
+  /** Feedback counts of the fleet (every replica, every version): Sum per hour. */
+  private feedbackCount(metric: string): cloudwatch.Metric {
+    return this.metric(metric, { statistic: 'Sum', period: Duration.hours(1) });
+  }
+
+  /**
+   * Fleet-wide live accuracy, 0..1: FeedbackCorrect / (FeedbackCorrect + FeedbackIncorrect)
+   * summed over every replica and version (the counts are additive; see
+   * serving/src/cloudwatch-metrics.ts), per hour. A regression model publishes neither: no
+   * value. With `minFeedback` (the alarm's form), an hour with fewer labelled feedbacks counts
+   * as 1, so it never breaches.
+   */
+  metricLiveAccuracy(
+    props: cloudwatch.MathExpressionOptions & { minFeedback?: number } = {},
+  ): cloudwatch.MathExpression {
+    const { minFeedback, ...options } = props;
+    return new cloudwatch.MathExpression({
+      expression: minFeedback
+        ? `IF(correct + incorrect >= ${minFeedback}, correct / (correct + incorrect), 1)`
+        : 'correct / (correct + incorrect)',
+      usingMetrics: {
+        correct: this.feedbackCount(SERVING_METRICS.feedbackCorrect),
+        incorrect: this.feedbackCount(SERVING_METRICS.feedbackIncorrect),
+      },
+      label: 'live accuracy',
+      period: Duration.hours(1),
+      ...options,
+    });
+  }
+
+  /**
+   * Fleet-wide precision, recall and F1 of the positive label (binary classification) and the
+   * mean absolute error (regression), per hour, from the same additive feedback counts.
+   */
+  metricLiveQuality(): Record<'precision' | 'recall' | 'f1' | 'mae', cloudwatch.MathExpression> {
+    const tp = this.feedbackCount(SERVING_METRICS.feedbackTruePositives);
+    const fp = this.feedbackCount(SERVING_METRICS.feedbackFalsePositives);
+    const fn = this.feedbackCount(SERVING_METRICS.feedbackFalseNegatives);
+    const expr = (
+      expression: string,
+      label: string,
+      usingMetrics: Record<string, cloudwatch.IMetric>,
+    ) =>
+      new cloudwatch.MathExpression({ expression, usingMetrics, label, period: Duration.hours(1) });
+    return {
+      precision: expr('tp / (tp + fp)', 'precision', { tp, fp }),
+      recall: expr('tp / (tp + fn)', 'recall', { tp, fn }),
+      f1: expr('2 * tp / (2 * tp + fp + fn)', 'F1', { tp, fp, fn }),
+      mae: expr('abserr / matched', 'MAE', {
+        abserr: this.feedbackCount(SERVING_METRICS.feedbackAbsoluteError),
+        matched: this.feedbackCount(SERVING_METRICS.feedbackMatched),
+      }),
+    };
   }
 
   /** Ready pods behind the team's Kubernetes Service (Container Insights, Minimum). */
@@ -516,6 +597,8 @@ export class TeamMonitoring extends Construct {
       latencyP99Ms: positive('thresholds.latencyP99Ms', th.latencyP99Ms ?? 100),
       lowConfidence: fraction('thresholds.lowConfidence', th.lowConfidence ?? 0.5),
       driftPsi: positive('thresholds.driftPsi', th.driftPsi ?? 0.25),
+      lowAccuracy: fraction('thresholds.lowAccuracy', th.lowAccuracy ?? 0.8),
+      minFeedbackPerHour: positive('thresholds.minFeedbackPerHour', th.minFeedbackPerHour ?? 30),
       logRetention,
     };
   }
@@ -678,7 +761,9 @@ export class TeamMonitoring extends Construct {
       this.lowConfidenceAlarm,
       this.serviceDownAlarm,
       this.dataDriftAlarm,
+      this.lowAccuracyAlarm,
     ];
+    const quality = this.metricLiveQuality();
     return new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName,
       widgets: [
@@ -704,6 +789,18 @@ export class TeamMonitoring extends Construct {
             label: 'alarm',
           }),
           graph('Ready replicas', [this.metricReadyPods()]),
+        ],
+        [
+          graph('Live accuracy, fleet-wide (per hour)', [this.metricLiveAccuracy()], {
+            value: t.lowAccuracy,
+            label: 'alarm',
+          }),
+          graph('Live precision / recall / F1 (per hour)', [
+            quality.precision,
+            quality.recall,
+            quality.f1,
+          ]),
+          graph('Live MAE, regression (per hour)', [quality.mae]),
         ],
         [
           graph('Training runs (per hour)', [

@@ -109,6 +109,9 @@ export class PlatformNetwork extends Construct {
     });
 
     this.vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+    // The inference pods' prediction table: a gateway endpoint is free, and at fleet request
+    // rates the same traffic through NAT would cost per GB.
+    this.vpc.addGatewayEndpoint('DynamoDb', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
     // One security group for all interface endpoints: HTTPS from inside the VPC only.
     const cidr = props.cidr ?? '10.0.0.0/16';
     const endpointSg = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {

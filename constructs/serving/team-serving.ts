@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,6 +11,7 @@ import { Construct, type IDependable } from 'constructs';
 import type { DataLake } from '../data-lake';
 import { SERVING_METRICS_NAMESPACE } from '../monitoring/serving-metrics';
 import { MODEL_STORE_PREFIX } from '../../serving/src/store/layout';
+import { PREDICTION_TABLE } from '../../serving/src/feedback';
 import { acknowledge } from '../private/acknowledge';
 import { ApiKeyRotation } from './api-key-rotation';
 import { PodIdentityRole } from './pod-identity-role';
@@ -61,6 +63,12 @@ export interface TeamServingProps {
    * @default SERVING_METRICS_NAMESPACE ('MlPlatform/Serving', what TeamMonitoring reads)
    */
   readonly metricsNamespace?: string;
+  /**
+   * Point-in-time recovery of the prediction table (its items live one feedback window; a
+   * restore brings back the predictions still waiting for their ground truth).
+   * @default false
+   */
+  readonly predictionTableRecovery?: boolean;
 }
 
 /**
@@ -73,6 +81,9 @@ export interface TeamServingProps {
  * - the API keys secret in Secrets Manager (generated at deploy, KMS encrypted: the value is in
  *   no template and no manifest; the pods mount it through the Secrets Store CSI driver),
  *   rotated on a schedule by {@link ApiKeyRotation} (new key first, previous key kept);
+ * - the prediction table (DynamoDB, the data lake key, TTL on PREDICTION_TABLE.ttlAttribute of
+ *   serving/src/feedback.ts) that every pod writes its predictions to and claims feedback from,
+ *   so feedback posted to any pod matches; the pods may only BatchWriteItem and UpdateItem it;
  * - the container image, built from `imageDirectory` and pushed to the CDK assets repository;
  * - {@link addChart}: applies the team's cdk8s chart to the cluster from this stack.
  */
@@ -90,6 +101,8 @@ export class TeamServing extends Construct {
   readonly modelStore: string;
   /** `s3://<processed bucket>/<prefix>`: where the service may write feedback and captures. */
   readonly feedbackUri: string;
+  /** The fleet's prediction table (SERVING_PREDICTION_TABLE of the pods). */
+  readonly predictionTable: dynamodb.Table;
   private readonly cluster: eks.ICluster;
 
   constructor(scope: Construct, id: string, props: TeamServingProps) {
@@ -156,6 +169,26 @@ export class TeamServing extends Construct {
       logRetention: props.logRetention,
       removalPolicy,
     });
+
+    // On-demand: its traffic is the service's request rate, which the HPA moves all day. The
+    // pods never read it whole: one write per request, one conditional update per feedback.
+    this.predictionTable = new dynamodb.Table(this, 'Predictions', {
+      partitionKey: { name: PREDICTION_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: props.dataLake.encryptionKey,
+      timeToLiveAttribute: PREDICTION_TABLE.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.predictionTableRecovery ?? false },
+      removalPolicy,
+    });
+    this.predictionTable.grant(this.role.role, 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem');
+    props.dataLake.encryptionKey.grant(this.role.role, 'kms:Decrypt', 'kms:GenerateDataKey*', 'kms:Encrypt');
+    if (!props.predictionTableRecovery)
+      acknowledge(
+        this.predictionTable,
+        'Point-in-time recovery is off outside prod (serving.feedback.pointInTimeRecovery): the table only holds predictions waiting for feedback, each for one feedback window; losing it loses that window of live-accuracy samples, not a record of the business.',
+        'AwsSolutions-DDB3',
+      );
 
     this.image = new ecrAssets.DockerImageAsset(this, 'Image', {
       directory: props.imageDirectory,

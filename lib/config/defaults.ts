@@ -3,6 +3,7 @@ import {
   instanceShape,
 } from '../../constructs/training/instance-types';
 import type { Objective } from '../../serving/src/bundle/quality';
+import { DEFAULT_FEEDBACK_WINDOW_S } from '../../serving/src/feedback';
 import type { ApprovalMode, TrackingServerSize } from '../../constructs/training/contract';
 import type { Stage, TeamFile } from './schema';
 
@@ -86,6 +87,8 @@ export interface TeamConfig {
     };
     /** Days between API key rotations (the previous key stays valid one more interval). */
     readonly apiKeyRotationDays: number;
+    /** The fleet's prediction table: how long feedback can match, and its backups. */
+    readonly feedback: { readonly windowHours: number; readonly pointInTimeRecovery: boolean };
     /** ResourceQuota of the team namespace. */
     readonly quota: { readonly cpu: number; readonly memoryGiB: number };
     readonly ingress: {
@@ -102,6 +105,8 @@ export interface TeamConfig {
     readonly errorRateThreshold: number;
     readonly lowConfidenceThreshold: number;
     readonly driftThreshold: number;
+    readonly lowAccuracyThreshold: number;
+    readonly minFeedbackPerHour: number;
     readonly monthlyBudgetUsd?: number;
     readonly logRetentionDays: number;
   };
@@ -283,6 +288,10 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
           1000,
       },
       apiKeyRotationDays: serving.apiKeyRotationDays ?? d.apiKeyRotationDays,
+      feedback: {
+        windowHours: serving.feedback?.windowHours ?? DEFAULT_FEEDBACK_WINDOW_S / 3600,
+        pointInTimeRecovery: serving.feedback?.pointInTimeRecovery ?? file.stage === 'prod',
+      },
       quota: {
         cpu: serving.quota?.cpu ?? Math.ceil((podsAtPeak * cpuMillicores) / 1000),
         memoryGiB: serving.quota?.memoryGiB ?? Math.ceil((podsAtPeak * memoryMiB) / 1024),
@@ -299,6 +308,8 @@ export function resolveTeamConfig(file: TeamFile, sourceFile: string): TeamConfi
       errorRateThreshold: file.monitoring?.errorRateThreshold ?? 0.05,
       lowConfidenceThreshold: file.monitoring?.lowConfidenceThreshold ?? 0.5,
       driftThreshold: file.monitoring?.driftThreshold ?? 0.25,
+      lowAccuracyThreshold: file.monitoring?.lowAccuracyThreshold ?? 0.8,
+      minFeedbackPerHour: file.monitoring?.minFeedbackPerHour ?? 30,
       monthlyBudgetUsd: file.monitoring?.monthlyBudgetUsd,
       logRetentionDays: file.monitoring?.logRetentionDays ?? d.logRetentionDays,
     },

@@ -290,6 +290,23 @@ export const servingSchema = z.strictObject({
    */
   apiKeyRotationDays: z.number().int().min(1).max(365).optional(),
   /**
+   * Ground truth for earlier predictions (`POST /v1/models/<name>:feedback`). Every pod writes
+   * its predictions to the team's DynamoDB prediction table, so feedback posted to any pod
+   * matches, for `windowHours` after the prediction (the items' TTL).
+   */
+  feedback: z
+    .strictObject({
+      windowHours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 366)
+        .optional(),
+      /** Point-in-time recovery of the prediction table (default: on in prod). */
+      pointInTimeRecovery: z.boolean().optional(),
+    })
+    .optional(),
+  /**
    * ResourceQuota of the team's namespace: what all its pods together may request.
    * Default: enough for maxReplicas + 1 surge pod (GPUs included).
    */
@@ -331,6 +348,10 @@ export const monitoringSchema = z.strictObject({
   lowConfidenceThreshold: z.number().gt(0).lt(1).optional(),
   /** Population Stability Index above which DataDrift fires. */
   driftThreshold: z.number().positive().max(10).optional(),
+  /** Fleet-wide live accuracy (from feedback, per hour) below which LowAccuracy fires. */
+  lowAccuracyThreshold: z.number().gt(0).lt(1).optional(),
+  /** Matched feedback an hour needs before LowAccuracy judges it (fewer: no verdict). */
+  minFeedbackPerHour: z.number().int().min(1).max(1_000_000).optional(),
   /** Monthly budget for the team in USD (unset: no budget alarm). */
   monthlyBudgetUsd: z.number().positive().optional(),
   /** Days CloudWatch logs are kept (dev: 30, staging: 90, prod: 365). */

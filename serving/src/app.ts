@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import swagger from '@fastify/swagger';
 import pino from 'pino';
@@ -9,7 +10,8 @@ import { Capture } from './capture';
 import type { Config } from './config';
 import { CloudWatchSink, EmfReporter, type LoadedVersion, StdoutEmfSink } from './emf';
 import { ApiError } from './errors';
-import { PredictionMemory } from './feedback';
+import { MemoryPredictionStore, type PredictionStore } from './feedback';
+import { DynamoDbPredictionStore } from './prediction-table';
 import { InferenceService } from './inference';
 import { ApiKeys } from './keys';
 import { containerCpus, workersFor } from './bundle/cpu-limit';
@@ -59,6 +61,8 @@ export interface AppOptions {
   s3?: S3Client;
   /** CloudWatch client for SERVING_EMF_SINK=cloudwatch; defaults to one from the standard SDK chain, created on first publish. */
   cloudwatch?: CloudWatchClient;
+  /** DynamoDB client for SERVING_PREDICTION_TABLE; defaults to one from the standard SDK chain. */
+  dynamodb?: DynamoDBClient;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -222,7 +226,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('flushMetrics', async () => {
     await emf?.flush();
   });
-  const svc = new InferenceService(registry, metrics, new PredictionMemory(config.feedbackCache), capture, emf, config.canaryKeyHeader);
+  const { feedback } = config;
+  const predictions: PredictionStore = feedback.table
+    ? new DynamoDbPredictionStore(
+        { table: feedback.table.name, windowS: feedback.windowS, flushMs: feedback.table.flushMs, maxQueued: feedback.table.maxQueued, maxInflight: 8 },
+        metrics.predictionWrites,
+        app.log,
+        opts.dynamodb,
+      )
+    : new MemoryPredictionStore(feedback.cache, feedback.windowS);
+  const svc = new InferenceService(registry, metrics, predictions, capture, emf, config.canaryKeyHeader);
 
   app.addSchema(errorSchema);
   await app.register(swagger, {
@@ -398,6 +411,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onClose', async () => {
     apiKeys.close();
+    // Predictions first: their table writes finish before the last metrics go out.
+    await predictions.close(config.emf?.closeTimeoutMs ?? 5000);
     await Promise.all([emf?.close(), capture?.close()]);
     await registry.close();
   });

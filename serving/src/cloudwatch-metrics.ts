@@ -41,4 +41,25 @@ export const SERVING_METRICS = {
   predictions: 'Predictions',
   /** Count of predictions with confidence below 0.6 (statistic: Sum). */
   lowConfidencePredictions: 'LowConfidencePredictions',
+  /**
+   * Fleet-wide live quality, from feedback (ground truth posted for earlier predictions):
+   * additive counts, so that sums over every replica and interval give exact ratios
+   *   accuracy  = FeedbackCorrect / (FeedbackCorrect + FeedbackIncorrect)
+   *   precision = FeedbackTruePositives / (FeedbackTruePositives + FeedbackFalsePositives)
+   *   recall    = FeedbackTruePositives / (FeedbackTruePositives + FeedbackFalseNegatives)
+   *   F1        = 2·TP / (2·TP + FP + FN)
+   *   MAE       = FeedbackAbsoluteError / FeedbackMatched
+   * (a per-replica ratio could not be combined). Published for an interval with feedback only.
+   */
+  /** Predictions that got feedback (statistic: Sum). */
+  feedbackMatched: 'FeedbackMatched',
+  /** Classification: matched predictions whose label was right / wrong (statistic: Sum; 0 is published). */
+  feedbackCorrect: 'FeedbackCorrect',
+  feedbackIncorrect: 'FeedbackIncorrect',
+  /** Binary classification, of the positive label (statistic: Sum; 0 is published). */
+  feedbackTruePositives: 'FeedbackTruePositives',
+  feedbackFalsePositives: 'FeedbackFalsePositives',
+  feedbackFalseNegatives: 'FeedbackFalseNegatives',
+  /** Regression: sum of |actual − predicted| (statistic: Sum). */
+  feedbackAbsoluteError: 'FeedbackAbsoluteError',
 } as const;

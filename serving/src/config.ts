@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SERVING_METRICS_NAMESPACE } from './cloudwatch-metrics';
+import { DEFAULT_FEEDBACK_WINDOW_S } from './feedback';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -52,6 +53,10 @@ const envSchema = z.object({
   SERVING_DRIFT_WINDOW: int(10, 1000000).default(1000),
   SERVING_DRIFT_MIN_SAMPLES: int(1, 1000000).default(100),
   SERVING_FEEDBACK_CACHE: int(0, 10000000).default(20000),
+  SERVING_FEEDBACK_WINDOW_S: int(60, 366 * 86400).default(DEFAULT_FEEDBACK_WINDOW_S),
+  SERVING_PREDICTION_TABLE: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name').optional(),
+  SERVING_PREDICTION_FLUSH_MS: int(1, 60000).default(200),
+  SERVING_PREDICTION_MAX_QUEUED: int(25, 10000000).default(50000),
   SERVING_EMF: bool.default(false),
   SERVING_EMF_NAMESPACE: z.string().min(1).default(SERVING_METRICS_NAMESPACE),
   SERVING_EMF_INTERVAL_S: num(1, 3600).default(60),
@@ -103,7 +108,16 @@ export interface Config {
   batcher: { maxRows: number; maxWaitMs: number };
   canaryKeyHeader: string;
   drift: { window: number; minSamples: number };
-  feedbackCache: number;
+  /**
+   * Where predictions wait for feedback: this replica's memory (`feedbackCache` requests), or
+   * with SERVING_PREDICTION_TABLE the fleet's DynamoDB table, so feedback posted to any
+   * replica matches. Either way a prediction can get feedback for `windowS` seconds.
+   */
+  feedback: {
+    cache: number;
+    windowS: number;
+    table: { name: string; flushMs: number; maxQueued: number } | null;
+  };
   /**
    * Who this service is (SERVING_TEAM / SERVING_STAGE / SERVING_MODEL_NAME): the values of the
    * metric dimensions, and the `--team` / `--stage` of the publish hint a not-ready service
@@ -185,7 +199,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     batcher: { maxRows: e.SERVING_BATCH_MAX_ROWS, maxWaitMs: e.SERVING_BATCH_MAX_WAIT_MS },
     canaryKeyHeader: e.SERVING_CANARY_KEY_HEADER,
     drift: { window: e.SERVING_DRIFT_WINDOW, minSamples: e.SERVING_DRIFT_MIN_SAMPLES },
-    feedbackCache: e.SERVING_FEEDBACK_CACHE,
+    feedback: {
+      cache: e.SERVING_FEEDBACK_CACHE,
+      windowS: e.SERVING_FEEDBACK_WINDOW_S,
+      table: e.SERVING_PREDICTION_TABLE
+        ? { name: e.SERVING_PREDICTION_TABLE, flushMs: e.SERVING_PREDICTION_FLUSH_MS, maxQueued: e.SERVING_PREDICTION_MAX_QUEUED }
+        : null,
+    },
     team: e.SERVING_TEAM,
     stage: e.SERVING_STAGE,
     modelName: e.SERVING_MODEL_NAME,

@@ -1,10 +1,24 @@
 import type { CloudWatchClient, MetricDatum, StandardUnit } from '@aws-sdk/client-cloudwatch';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Outcome } from './feedback';
 import { SERVING_DIMENSIONS, SERVING_METRICS as M, VERSION_DIMENSION } from './cloudwatch-metrics';
 
 const [TEAM, STAGE, MODEL] = SERVING_DIMENSIONS;
 
+/** Feedback counts of one interval (see the contract in ./cloudwatch-metrics.ts). */
+interface FeedbackCounts {
+  matched: number;
+  /** Classification only (undefined: no classification feedback). */
+  correct?: number;
+  incorrect?: number;
+  /** Binary classification only. */
+  confusion?: { tp: number; fp: number; fn: number };
+  /** Regression only. */
+  absoluteError?: number;
+}
+
 interface Bucket {
+  feedback?: FeedbackCounts;
   requests: number;
   errors: number;
   instances: number;
@@ -44,6 +58,10 @@ export interface MetricGroup {
   metrics: MetricValue[];
 }
 
+function emptyBucket(): Bucket {
+  return { requests: 0, errors: 0, instances: 0, lowConfidence: 0, confidenceSum: 0, confidenceCount: 0, latenciesMs: [] };
+}
+
 /** Where aggregated metrics go. publish() never throws; it resolves once delivered or given up. */
 export interface MetricsSink {
   readonly name: 'stdout' | 'cloudwatch';
@@ -79,7 +97,7 @@ export interface ReporterOptions {
  * (./cloudwatch-metrics.ts): namespace MlPlatform/Serving, dimension sets [Team, Stage, Model]
  * (the alarms) and [Team, Stage, Model, Version] (per version: status, canary check),
  * Requests, Errors, LatencyP99, MeanConfidence, MaxFeatureDriftPsi, Predictions,
- * LowConfidencePredictions. The sink writes them as EMF lines on stdout or sends them with
+ * LowConfidencePredictions, and the feedback counts of live quality. The sink writes them as EMF lines on stdout or sends them with
  * PutMetricData.
  */
 export class EmfReporter {
@@ -101,13 +119,18 @@ export class EmfReporter {
     return this.sink.name;
   }
 
-  record(model: string, version: string, s: RequestSample): void {
+  private bucket(model: string, version: string): Bucket {
     const key = `${model}\u0000${version}`;
     let b = this.buckets.get(key);
     if (!b) {
-      b = { requests: 0, errors: 0, instances: 0, lowConfidence: 0, confidenceSum: 0, confidenceCount: 0, latenciesMs: [] };
+      b = emptyBucket();
       this.buckets.set(key, b);
     }
+    return b;
+  }
+
+  record(model: string, version: string, s: RequestSample): void {
+    const b = this.bucket(model, version);
     b.requests++;
     if (s.error) b.errors++;
     b.instances += s.instances;
@@ -115,6 +138,23 @@ export class EmfReporter {
     b.confidenceSum += s.confidenceSum;
     b.confidenceCount += s.confidenceCount;
     if (b.latenciesMs.length < 10000) b.latenciesMs.push(s.latencyMs);
+  }
+
+  /** Adds one matched feedback's outcome to its version's interval (the fleet-wide quality counts). */
+  recordFeedback(model: string, version: string, o: Outcome): void {
+    const f = (this.bucket(model, version).feedback ??= { matched: 0 });
+    f.matched++;
+    if (o.correct !== undefined) {
+      f.correct = (f.correct ?? 0) + (o.correct ? 1 : 0);
+      f.incorrect = (f.incorrect ?? 0) + (o.correct ? 0 : 1);
+    }
+    if (o.truePositive !== undefined) {
+      const c = (f.confusion ??= { tp: 0, fp: 0, fn: 0 });
+      c.tp += o.truePositive;
+      c.fp += o.falsePositive ?? 0;
+      c.fn += o.falseNegative ?? 0;
+    }
+    if (o.absoluteError !== undefined) f.absoluteError = (f.absoluteError ?? 0) + o.absoluteError;
   }
 
   private dimensionSets(withVersion: boolean): string[][] {
@@ -133,8 +173,7 @@ export class EmfReporter {
     for (const l of this.loaded()) {
       const key = `${l.model}\u0000${l.version}`;
       drift.set(key, l.maxDriftPsi);
-      if (!buckets.has(key))
-        buckets.set(key, { requests: 0, errors: 0, instances: 0, lowConfidence: 0, confidenceSum: 0, confidenceCount: 0, latenciesMs: [] });
+      if (!buckets.has(key)) buckets.set(key, emptyBucket());
     }
     const groups: MetricGroup[] = [];
     for (const [key, b] of buckets) {
@@ -161,6 +200,19 @@ export class EmfReporter {
         metrics.push({ name: M.meanConfidence, unit: 'None', value: Math.round((b.confidenceSum / b.confidenceCount) * 1e6) / 1e6 });
       const d = drift.get(key);
       if (d !== undefined && Number.isFinite(d)) metrics.push({ name: M.maxFeatureDriftPsi, unit: 'None', value: d });
+      const f = b.feedback;
+      if (f) {
+        metrics.push({ name: M.feedbackMatched, unit: 'Count', value: f.matched });
+        if (f.correct !== undefined)
+          metrics.push({ name: M.feedbackCorrect, unit: 'Count', value: f.correct }, { name: M.feedbackIncorrect, unit: 'Count', value: f.incorrect! });
+        if (f.confusion)
+          metrics.push(
+            { name: M.feedbackTruePositives, unit: 'Count', value: f.confusion.tp },
+            { name: M.feedbackFalsePositives, unit: 'Count', value: f.confusion.fp },
+            { name: M.feedbackFalseNegatives, unit: 'Count', value: f.confusion.fn },
+          );
+        if (f.absoluteError !== undefined) metrics.push({ name: M.feedbackAbsoluteError, unit: 'None', value: f.absoluteError });
+      }
       groups.push({ timestamp: now, dimensions, dimensionSets: this.dimensionSets(Boolean(version)), metrics });
     }
     return groups;

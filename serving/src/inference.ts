@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Capture } from './capture';
 import type { EmfReporter } from './emf';
 import { ApiError } from './errors';
-import type { PredictionMemory } from './feedback';
+import { LocalAccuracy, type PredictionStore } from './feedback';
 import { histogramSeries, type Metrics } from './metrics';
 import type { AliasName, ModelEntry, ModelRegistry } from './registry';
 
@@ -31,16 +31,18 @@ interface VersionSeries {
 
 /**
  * The shared path of every inference endpoint: choose the version, run the rows through its
- * micro-batcher, then feed metrics, drift, feedback memory and capture. Route handlers only
+ * micro-batcher, then feed metrics, drift, the prediction store and capture. Route handlers only
  * translate their wire format to and from a float32 matrix.
  */
 export class InferenceService {
   private readonly series = new WeakMap<ModelEntry, VersionSeries>();
+  /** This replica's accuracy per version (Prometheus); the fleet's is in CloudWatch. */
+  readonly localAccuracy = new LocalAccuracy();
 
   constructor(
     readonly registry: ModelRegistry,
     readonly metrics: Metrics,
-    readonly memory: PredictionMemory,
+    readonly predictions: PredictionStore,
     readonly capture: Capture | null,
     readonly emf: EmfReporter | null,
     private readonly canaryKeyHeader: string,

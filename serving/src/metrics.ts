@@ -77,6 +77,7 @@ export class Metrics {
   readonly authFailures: Counter<'reason'>;
   readonly apiKeyReloads: Counter<'result'>;
   readonly captureRecords: Counter<'result'>;
+  readonly predictionWrites: Counter<'result'>;
   readonly metricsPublishFailures: Counter<'sink' | 'reason'>;
 
   constructor(source: DriftSource) {
@@ -136,13 +137,13 @@ export class Metrics {
     });
     this.feedback = new Counter({
       name: 'prediction_feedback_total',
-      help: 'Ground-truth feedback received, by whether the prediction was correct (unmatched = unknown prediction id)',
+      help: 'Ground-truth feedback received, by outcome: correct, incorrect (classification), matched (regression), duplicate (already counted), unmatched (unknown, or older than the feedback window), store_error',
       labelNames: ['model', 'version', 'result'],
       registers,
     });
     this.liveAccuracy = new Gauge({
       name: 'prediction_live_accuracy',
-      help: 'Share of correct predictions among matched feedback since start',
+      help: "Share of correct predictions among this replica's matched feedback since start (the fleet's is the CloudWatch metric math over FeedbackCorrect / (FeedbackCorrect + FeedbackIncorrect))",
       labelNames: ['model', 'version'],
       registers,
     });
@@ -167,6 +168,12 @@ export class Metrics {
     this.captureRecords = new Counter({
       name: 'capture_records_total',
       help: 'Sampled request/response records, by outcome (written, dropped_full, dropped_error)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.predictionWrites = new Counter({
+      name: 'prediction_table_writes_total',
+      help: 'Predictions written to the fleet prediction table, by outcome (written, dropped_full, failed); dropped ones cannot get feedback',
       labelNames: ['result'],
       registers,
     });

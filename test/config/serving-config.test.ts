@@ -107,6 +107,27 @@ describe('cluster and serving config: bad files', () => {
       'serving.apiKeyRotationDays',
       'Too big: expected number to be <=365',
     ],
+    [
+      'a feedback window of half an hour',
+      { serving: { ingress: { certificateArn: CERTIFICATE_ARN }, feedback: { windowHours: 0.5 } } },
+      'serving.feedback.windowHours',
+      'expected int, received number',
+    ],
+    [
+      'an unknown feedback field',
+      { serving: { ingress: { certificateArn: CERTIFICATE_ARN }, feedback: { ttl: 3 } } },
+      'serving.feedback.ttl',
+      'is not a known field (check the spelling; unknown fields are errors)',
+    ],
+    [
+      'an accuracy threshold of 100%',
+      {
+        serving: { ingress: { certificateArn: CERTIFICATE_ARN } },
+        monitoring: { lowAccuracyThreshold: 1 },
+      },
+      'monitoring.lowAccuracyThreshold',
+      'Too big: expected number to be <1',
+    ],
   ])('fails on %s', (_name, overrides, path, message) => {
     expect(problemsOf(overrides)).toEqual([{ path, message }]);
   });
@@ -125,6 +146,33 @@ describe('cluster and serving config: defaults', () => {
         serving: { ingress: { certificateArn: CERTIFICATE_ARN }, apiKeyRotationDays: 7 },
       }).serving.apiKeyRotationDays,
     ).toBe(7);
+  });
+
+  test('feedback counts for 24 hours, the prediction table has PITR in prod only, LowAccuracy is 80% from 30 feedbacks', () => {
+    const of = (extra: Record<string, unknown>) =>
+      servingTeamConfig({ serving: { ingress: { certificateArn: CERTIFICATE_ARN } }, ...extra });
+    expect(of({ stage: 'dev' }).serving.feedback).toEqual({
+      windowHours: 24,
+      pointInTimeRecovery: false,
+    });
+    expect(of({ stage: 'staging' }).serving.feedback).toEqual({
+      windowHours: 24,
+      pointInTimeRecovery: false,
+    });
+    expect(of({ stage: 'prod' }).serving.feedback).toEqual({
+      windowHours: 24,
+      pointInTimeRecovery: true,
+    });
+    const dev = of({ stage: 'dev' }).monitoring;
+    expect([dev.lowAccuracyThreshold, dev.minFeedbackPerHour]).toEqual([0.8, 30]);
+    expect(
+      of({
+        serving: {
+          ingress: { certificateArn: CERTIFICATE_ARN },
+          feedback: { windowHours: 72, pointInTimeRecovery: true },
+        },
+      }).serving.feedback,
+    ).toEqual({ windowHours: 72, pointInTimeRecovery: true });
   });
 
   test('private endpoint, no admins, stage-sized CPU nodes and no GPU nodes by default', () => {

@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   SERVING_DIMENSIONS,
+  SERVING_METRICS,
   SERVING_METRICS_NAMESPACE,
   TeamMonitoring,
   type TeamMonitoringProps,
@@ -46,6 +47,7 @@ describe('TeamMonitoring alarms', () => {
     ['LowConfidence', 0.6, 'LessThanThreshold', 10, 'notBreaching'],
     ['ServiceDown', 1, 'LessThanThreshold', 1, 'breaching'],
     ['DataDrift', 0.3, 'GreaterThanThreshold', 1, 'ignore'],
+    ['LowAccuracy', 0.8, 'LessThanThreshold', 1, 'notBreaching'],
   ])(
     '%s: threshold %p from props, notifies the topic',
     (name, threshold, operator, periods, missing) => {
@@ -61,9 +63,9 @@ describe('TeamMonitoring alarms', () => {
     },
   );
 
-  test('exactly these five metric alarms, each with the topic as action', () => {
+  test('exactly these six metric alarms, each with the topic as action', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(5);
+    expect(alarms).toHaveLength(6);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([topic]);
   });
 
@@ -109,6 +111,44 @@ describe('TeamMonitoring alarms', () => {
     });
   });
 
+  test('LowAccuracy is the fleet-wide correct / (correct + incorrect) of an hour, judged from the minimum feedback', () => {
+    const { template } = build({
+      thresholds: { ...props().thresholds, lowAccuracy: 0.9, minFeedbackPerHour: 50 },
+    });
+    const feedback = (id: string, metric: string) =>
+      Match.objectLike({
+        Id: id,
+        ReturnData: false,
+        MetricStat: {
+          Stat: 'Sum',
+          Period: 3600,
+          Metric: {
+            Namespace: SERVING_METRICS_NAMESPACE,
+            MetricName: metric,
+            Dimensions: [
+              { Name: 'Model', Value: 'fraud' },
+              { Name: 'Stage', Value: 'prod' },
+              { Name: 'Team', Value: 'fraud' },
+            ],
+          },
+        },
+      });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'fraud-prod-LowAccuracy',
+      Threshold: 0.9,
+      AlarmDescription:
+        'fraud/prod: live accuracy below 90% over an hour of feedback (at least 50 labelled predictions, all replicas)',
+      Metrics: [
+        Match.objectLike({
+          Expression: 'IF(correct + incorrect >= 50, correct / (correct + incorrect), 1)',
+          ReturnData: true,
+        }),
+        feedback('correct', SERVING_METRICS.feedbackCorrect),
+        feedback('incorrect', SERVING_METRICS.feedbackIncorrect),
+      ],
+    });
+  });
+
   test('HighLatency, LowConfidence and DataDrift read the serving metrics with their statistic', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'fraud-prod-HighLatency',
@@ -145,13 +185,22 @@ describe('TeamMonitoring alarms', () => {
     });
   });
 
-  test('defaults: 5% errors, 100 ms p99, 0.5 confidence, 0.25 PSI', () => {
+  test('defaults: 5% errors, 100 ms p99, 0.5 confidence, 0.25 PSI, 80% accuracy from 30 feedbacks an hour', () => {
     const t = build({ thresholds: undefined }).template;
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'fraud-prod-LowAccuracy',
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          Expression: 'IF(correct + incorrect >= 30, correct / (correct + incorrect), 1)',
+        }),
+      ]),
+    });
     for (const [name, threshold] of [
       ['HighErrorRate', 0.05],
       ['HighLatency', 100],
       ['LowConfidence', 0.5],
       ['DataDrift', 0.25],
+      ['LowAccuracy', 0.8],
     ] as const) {
       t.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `fraud-prod-${name}`,
@@ -435,7 +484,7 @@ describe('TeamMonitoring budget and dashboard', () => {
     expect(monitoring.budget).toBeUndefined();
   });
 
-  test('one dashboard with latency, errors, throughput, confidence, drift, replicas, training', () => {
+  test('one dashboard with latency, errors, throughput, confidence, drift, replicas, live quality, training', () => {
     const { template, stack } = build();
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify(
@@ -448,6 +497,11 @@ describe('TeamMonitoring budget and dashboard', () => {
       'Mean confidence',
       'Max feature drift',
       'Ready replicas',
+      'Live accuracy, fleet-wide',
+      'Live precision / recall / F1',
+      'Live MAE',
+      '2 * tp / (2 * tp + fp + fn)',
+      'abserr / matched',
       'Training runs',
     ]) {
       expect(body).toContain(title);

@@ -248,13 +248,14 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
       return ids[0];
     };
 
-    test('the pod role reads only models/*, writes only feedback/*, reads only its own secret', () => {
+    test('the pod role reads only models/*, writes only feedback/*, reads only its own secret, and may only write and claim items of its own prediction table', () => {
       for (const t of [example, other]) {
         // GIVEN
         const models = logicalId(t, 'AWS::S3::Bucket', 'DataLakeModels');
         const processed = logicalId(t, 'AWS::S3::Bucket', 'DataLakeProcessed');
         const key = logicalId(t, 'AWS::KMS::Key', 'DataLakeKey');
         const secret = logicalId(t, 'AWS::SecretsManager::Secret', 'ServingApiKeys');
+        const table = logicalId(t, 'AWS::DynamoDB::Table', 'ServingPredictions');
         // THEN: exactly these resources, all of this stack (no import, no wildcard)
         expect(dataStatements(t).map((s) => s.Resource)).toEqual([
           [
@@ -264,6 +265,13 @@ describe('serving on EKS (example team + a second team, one synth)', () => {
           { 'Fn::GetAtt': [key, 'Arn'] },
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [processed, 'Arn'] }, '/feedback/*']] },
           { Ref: secret },
+          { 'Fn::GetAtt': [table, 'Arn'] },
+        ]);
+        // The table: write items and claim them (conditional update), nothing else: no read,
+        // scan, query or delete, so a pod cannot list what other requests predicted.
+        expect(dataStatements(t)[4].Action).toEqual([
+          'dynamodb:BatchWriteItem',
+          'dynamodb:UpdateItem',
         ]);
         const writes = dataStatements(t)[2].Action;
         expect(writes).toContain('s3:PutObject');

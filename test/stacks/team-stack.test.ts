@@ -4,8 +4,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { trainingBaseImage } from '../../lib/team-stack';
 import { buildApp, certificateArn, teamConfig } from '../helpers/teams';
 import { reviewTemplate } from '../helpers/snapshot';
+import { SERVING_ENV } from '../../constructs/k8s/serving-env';
+import { PREDICTION_TABLE } from '../../serving/src/feedback';
 
-const STATEFUL = ['AWS::S3::Bucket', 'AWS::KMS::Key'];
+const STATEFUL = ['AWS::S3::Bucket', 'AWS::KMS::Key', 'AWS::DynamoDB::Table'];
 
 function statefulIds(template: Template): string[] {
   return STATEFUL.flatMap((type) => Object.keys(template.findResources(type))).sort();
@@ -189,6 +191,51 @@ describe('TeamStack', () => {
       new RegExp(`SERVING_CAPTURE_URI.{0,40}s3://.{0,40}"Ref":"${processed}"`),
     );
   });
+
+  test.each([
+    ['dev', false],
+    ['prod', true],
+  ] as const)(
+    'a %s team has the prediction table the pods share (data lake key, TTL, PITR %p) and the chart points them at it',
+    (stage, recovery) => {
+      const stack = buildApp([
+        teamConfig({
+          stage,
+          serving: {
+            ingress: { certificateArn: certificateArn('us-east-1', '222222222222') },
+            feedback: { windowHours: 6 },
+          },
+        }),
+      ]).teams[0];
+      const template = Template.fromStack(stack);
+      const [[table, resource]] = Object.entries(template.findResources('AWS::DynamoDB::Table'));
+      const key = Object.keys(template.findResources('AWS::KMS::Key')).find((id) =>
+        id.startsWith('DataLakeKey'),
+      );
+      expect(resource.Properties).toEqual({
+        KeySchema: [{ AttributeName: PREDICTION_TABLE.partitionKey, KeyType: 'HASH' }],
+        AttributeDefinitions: [
+          { AttributeName: PREDICTION_TABLE.partitionKey, AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: {
+          SSEEnabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+        },
+        TimeToLiveSpecification: { AttributeName: PREDICTION_TABLE.ttlAttribute, Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: recovery },
+        Tags: expect.arrayContaining([{ Key: 'ml-platform:team', Value: 'fraud' }]),
+      });
+      // Kept like the data lake: only a throwaway stage may delete it.
+      expect(resource.DeletionPolicy).toBe('Retain');
+      const manifest = JSON.stringify(
+        template.findResources('Custom::AWSCDK-EKS-KubernetesResource'),
+      );
+      expect(manifest).toContain(`\\"${SERVING_ENV.feedbackWindowSeconds}\\":\\"21600\\"`);
+      expect(manifest).toMatch(new RegExp(`${SERVING_ENV.predictionTable}.{0,20}"Ref":"${table}"`));
+    },
+  );
 
   test('a WAF web ACL rate-limits each API key fleet-wide and the Ingress attaches it to the ALB', () => {
     // GIVEN

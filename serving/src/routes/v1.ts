@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError, invalidInstances } from '../errors';
 import type { Prediction } from '../bundle/model';
-import { predictionId } from '../feedback';
+import { type Claim, predictionId, score } from '../feedback';
 import type { InferenceService } from '../inference';
 import { errorResponses, nameParams } from '../schemas';
 
@@ -77,10 +77,11 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
         predictions[n] = p;
         remembered[n] = regression ? p.value! : p.label!;
       }
-      svc.memory.remember(request.id, {
+      svc.predictions.remember(request.id, {
         model: model.name,
         version: model.version,
         ...(regression ? { values: remembered as number[] } : { labels: remembered as string[] }),
+        ...(model.manifest.output.positive_label !== undefined ? { positive: model.manifest.output.positive_label } : {}),
       });
       if (svc.capture?.sampled())
         svc.capture.offer({
@@ -117,7 +118,9 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
             type: 'object',
             properties: {
               matched: { type: 'boolean' },
+              reason: { type: 'string', enum: ['already_counted', 'unknown_or_expired'], description: 'why it did not match' },
               correct: { type: 'boolean' },
+              absolute_error: { type: 'number', description: 'regression: |actual - predicted|' },
               model_version: { type: 'string' },
               request_id: { type: 'string' },
             },
@@ -127,29 +130,38 @@ export function v1Routes(app: FastifyInstance, svc: InferenceService, opts: { ma
       },
     },
     async (request, reply) => {
-      svc.resolve(request, request.params.name);
+      const served = svc.resolve(request, request.params.name);
       const { prediction_id, actual } = request.body;
-      const remembered = svc.memory.get(prediction_id);
+      // The type is checked against the served model before the claim, so a bad request
+      // never uses up a prediction's one feedback.
+      const regression = served.entry.model.manifest.task === 'regression';
+      if (regression && typeof actual !== 'number') throw new ApiError(400, 'wrong_type', 'actual: must be a number for a regression model');
+      if (!regression && typeof actual !== 'string') throw new ApiError(400, 'wrong_type', 'actual: must be a label string for a classification model');
+      const model = served.entry.model.name;
+      let claim: Claim;
+      try {
+        claim = await svc.predictions.claim(prediction_id);
+      } catch (e) {
+        svc.metrics.feedback.inc({ model, version: '', result: 'store_error' });
+        request.log.warn({ err: { name: (e as Error).name, message: (e as Error).message } }, 'feedback: prediction store unreachable');
+        throw new ApiError(503, 'feedback_store_unavailable', 'the prediction store cannot be reached; send the feedback again later');
+      }
       reply.code(202);
-      if (!remembered) {
-        const v = request.served!;
-        svc.metrics.feedback.inc({ model: v.model, version: '', result: 'unmatched' });
-        return { matched: false, request_id: request.id };
+      if (claim.result !== 'matched') {
+        svc.metrics.feedback.inc({ model, version: '', result: claim.result });
+        return { matched: false, reason: claim.result === 'duplicate' ? 'already_counted' : 'unknown_or_expired', request_id: request.id };
       }
-      request.served = { model: remembered.model, version: remembered.version };
-      const labels = { model: remembered.model, version: remembered.version };
-      if (remembered.label !== undefined) {
-        if (typeof actual !== 'string') throw new ApiError(400, 'wrong_type', 'actual: must be a label string for a classification model');
-        svc.memory.forget(remembered.request, remembered.index);
-        const correct = actual === remembered.label;
-        svc.metrics.feedback.inc({ ...labels, result: correct ? 'correct' : 'incorrect' });
-        svc.metrics.liveAccuracy.set(labels, svc.memory.tally(remembered.version, correct));
-        return { matched: true, correct, model_version: remembered.version, request_id: request.id };
+      request.served = { model: claim.model, version: claim.version };
+      const labels = { model: claim.model, version: claim.version };
+      const outcome = score(claim, actual);
+      svc.emf?.recordFeedback(claim.model, claim.version, outcome);
+      if (outcome.correct !== undefined) {
+        svc.metrics.feedback.inc({ ...labels, result: outcome.correct ? 'correct' : 'incorrect' });
+        svc.metrics.liveAccuracy.set(labels, svc.localAccuracy.tally(claim.version, outcome.correct));
+        return { matched: true, correct: outcome.correct, model_version: claim.version, request_id: request.id };
       }
-      if (typeof actual !== 'number') throw new ApiError(400, 'wrong_type', 'actual: must be a number for a regression model');
-      svc.memory.forget(remembered.request, remembered.index);
       svc.metrics.feedback.inc({ ...labels, result: 'matched' });
-      return { matched: true, model_version: remembered.version, request_id: request.id };
+      return { matched: true, absolute_error: outcome.absoluteError, model_version: claim.version, request_id: request.id };
     },
   );
 }
