@@ -11,6 +11,7 @@ import {
 } from '../../constructs/k8s';
 import { MONITORING_NAMESPACE } from '../../constructs/k8s-versions';
 import { SERVING_METRICS_NAMESPACE } from '../../constructs/monitoring';
+import { loadConfig } from '../../serving/src/config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are plain JSON */
 type Manifest = any;
@@ -529,6 +530,29 @@ describe('ServingChart manifests', () => {
     expect(
       one(m, 'Ingress').metadata.annotations['alb.ingress.kubernetes.io/certificate-arn'],
     ).toBe(cert);
+  });
+});
+
+describe('the service reads what the chart sets', () => {
+  test("the ConfigMap is a valid service environment (the service's own loadConfig), with the fleet's prediction table", () => {
+    const manifests = synth({
+      capture: { uri: 's3://mlp-fraud-dev-processed/feedback', sampleRate: 0.05 },
+      feedback: { predictionTable: 'mlp-fraud-dev-predictions', windowHours: 6 },
+      perPodRateLimit: 200,
+    });
+    const data = one(manifests, 'ConfigMap').data as Record<string, string>;
+    const config = loadConfig(data);
+    expect(config.feedback).toEqual({
+      cache: 20000,
+      windowS: 6 * 3600,
+      table: { name: 'mlp-fraud-dev-predictions', flushMs: 200, maxQueued: 50000 },
+    });
+    expect(config.capture?.uri).toBe('s3://mlp-fraud-dev-processed/feedback');
+    expect(config.emf?.sink).toBe('cloudwatch');
+    expect(config.rateLimit?.rps).toBe(200);
+    expect([config.team, config.stage, config.modelName]).toEqual(['fraud', 'dev', 'fraud']);
+    // Without a table, each pod remembers its own predictions.
+    expect(loadConfig(one(synth(), 'ConfigMap').data).feedback.table).toBeNull();
   });
 });
 
