@@ -81,8 +81,14 @@ async function cannon(url: string, body: string, connections: number, headers: R
   return { rps: r.requests.average, p99: r.latency.p99, total: r.requests.total };
 }
 
+/** The image's ENTRYPOINT (the Dockerfile's exec form) on a checkout's dist/: the service as the container starts it. */
 function serviceCmd(checkout: string): string[] {
-  return [join(checkout, 'serving', 'dist', 'server.js')];
+  const dockerfile = readFileSync(join(checkout, 'serving', 'Dockerfile'), 'utf8');
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
+  if (!entry) throw new Error(`${checkout}/serving/Dockerfile: no exec-form ENTRYPOINT`);
+  const [node, ...args] = JSON.parse(entry[1]!) as string[];
+  if (node !== 'node') throw new Error(`${checkout}/serving/Dockerfile: ENTRYPOINT must start with node, got ${node}`);
+  return args.map((a) => (a.startsWith('dist/') ? join(checkout, 'serving', a) : a));
 }
 
 /** Probes a URL every 20 ms while `during` runs; latency percentiles and failures (> 1 s or non-200). */

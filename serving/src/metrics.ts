@@ -173,7 +173,7 @@ export class Metrics {
     });
     this.predictionWrites = new Counter({
       name: 'prediction_table_writes_total',
-      help: 'Predictions written to the fleet prediction table, by outcome (written, dropped_full, failed); dropped ones cannot get feedback',
+      help: 'Predictions written to the fleet prediction table, by outcome (written, dropped_full, dropped_too_large, failed); dropped ones cannot get feedback',
       labelNames: ['result'],
       registers,
     });

@@ -18,8 +18,14 @@ export interface PredictionTableOptions {
 }
 
 export interface PredictionWrites {
-  inc(labels: { result: 'written' | 'dropped_full' | 'failed' }, value?: number): void;
+  inc(labels: { result: 'written' | 'dropped_full' | 'dropped_too_large' | 'failed' }, value?: number): void;
 }
+
+/**
+ * DynamoDB refuses an item over 400 KB, and with it the whole batch: a request whose answers
+ * alone come near that (tens of thousands of instances) is not remembered.
+ */
+export const MAX_ANSWER_BYTES = 300 * 1024;
 
 interface Queued {
   request: string;
@@ -68,7 +74,16 @@ export class DynamoDbPredictionStore implements PredictionStore {
       this.writes.inc({ result: 'dropped_full' });
       return;
     }
-    const answers: AttributeValue[] = r.labels ? r.labels.map((S) => ({ S })) : r.values!.map((v) => ({ N: String(v) }));
+    // A NaN or infinite regression output has no DynamoDB number: stored as NULL, it matches nothing.
+    const answers: AttributeValue[] = r.labels
+      ? r.labels.map((S) => ({ S }))
+      : r.values!.map((v) => (Number.isFinite(v) ? { N: String(v) } : { NULL: true }));
+    let bytes = 0;
+    for (const a of answers) bytes += (a.S ?? a.N ?? '').length + 3;
+    if (bytes > MAX_ANSWER_BYTES) {
+      this.writes.inc({ result: 'dropped_too_large' });
+      return;
+    }
     const item: Record<string, AttributeValue> = {
       [T.partitionKey]: { S: requestId },
       model: { S: r.model },
@@ -169,8 +184,8 @@ export class DynamoDbPredictionStore implements PredictionStore {
 function remembered(item: Record<string, AttributeValue>): Remembered {
   const answers = item[T.answers]?.L ?? [];
   const r: Remembered = { model: item.model!.S!, version: item.version!.S! };
-  if (answers[0]?.N !== undefined) r.values = answers.map((a) => Number(a.N));
-  else r.labels = answers.map((a) => a.S!);
+  if (answers.some((a) => a.S !== undefined)) r.labels = answers.map((a) => a.S!);
+  else r.values = answers.map((a) => (a.N === undefined ? (undefined as never) : Number(a.N)));
   if (item.positive?.S !== undefined) r.positive = item.positive.S;
   return r;
 }

@@ -112,6 +112,23 @@ describe('the DynamoDB prediction store (moto)', () => {
     await assert.rejects(store('missing').claim('x.0'), /ResourceNotFound|not found/i);
   });
 
+  test('a NaN regression output is stored as nothing to match; a request too large for one item is not remembered, and its batch still goes out', async () => {
+    await createTable('odd');
+    const writes = counter();
+    const s = store('odd', Date.now, writes);
+    s.remember('nan', { model: 'm', version: 'v1', values: [Number.NaN, 2] });
+    s.remember('huge', { model: 'm', version: 'v1', labels: Array(40000).fill('a-rather-long-label') });
+    s.remember('ok', { model: 'm', version: 'v1', labels: ['a'] });
+    await s.close(5000);
+    assert.deepEqual(writes.counts, { dropped_too_large: 1, written: 2 });
+    const reader = store('odd');
+    assert.deepEqual(await reader.claim('nan.0'), { result: 'unmatched' });
+    assert.deepEqual(await reader.claim('nan.1'), { result: 'matched', model: 'm', version: 'v1', value: 2 });
+    assert.deepEqual(await reader.claim('huge.0'), { result: 'unmatched' });
+    assert.equal((await reader.claim('ok.0')).result, 'matched');
+    await reader.close(1000);
+  });
+
   test('a full queue drops predictions, not requests', async () => {
     const writes = counter();
     const s = new DynamoDbPredictionStore({ table: 'none', windowS: 60, flushMs: 60000, maxQueued: 30, maxInflight: 0 }, writes, silent, ddb);
