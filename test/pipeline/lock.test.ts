@@ -1,5 +1,4 @@
 import {
-  CreateTableCommand,
   DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -11,14 +10,12 @@ import {
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
-  type ExecutionStatus,
 } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
 import { lock, type PipelineContext } from '../../training/launcher/pipeline/steps';
 import { DUMMY_CREDENTIALS, REGION, startMoto, type Moto } from '../training/aws-fixtures';
+import { createLockTable, LOCK_TABLE } from './pipeline-fixtures';
 
 const ACCOUNT = '123456789012';
-const TABLE = 'mlp-fraud-dev-retraining-lock';
 const KEY = { pk: { S: 'fraud/dev' } };
 const NOW = new Date('2026-12-01T10:05:00Z');
 const execution = (name: string) =>
@@ -40,27 +37,12 @@ beforeAll(async () => {
   };
   dynamodb = new DynamoDBClient(config);
   sfn = new SFNClient(config);
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createLockTable(dynamodb);
   // Executions of it stay RUNNING in moto (it runs no state machine) until stopped.
-  machineArn = (
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: 'mlp-fraud-dev-retraining',
-        definition: JSON.stringify({
-          StartAt: 'W',
-          States: { W: { Type: 'Wait', Seconds: 3600, End: true } },
-        }),
-        roleArn: `arn:aws:iam::${ACCOUNT}:role/sfn`,
-      }),
-    )
-  ).stateMachineArn!;
+  machineArn = await createMachine('mlp-fraud-dev-retraining', {
+    StartAt: 'W',
+    States: { W: { Type: 'Wait', Seconds: 3600, End: true } },
+  });
 });
 
 afterAll(async () => {
@@ -68,13 +50,24 @@ afterAll(async () => {
   await moto.stop();
 });
 
-beforeEach(() => dynamodb.send(new DeleteItemCommand({ TableName: TABLE, Key: KEY })));
+beforeEach(() => dynamodb.send(new DeleteItemCommand({ TableName: LOCK_TABLE, Key: KEY })));
+
+async function createMachine(name: string, definition: object): Promise<string> {
+  const machine = await sfn.send(
+    new CreateStateMachineCommand({
+      name,
+      definition: JSON.stringify(definition),
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/sfn`,
+    }),
+  );
+  return machine.stateMachineArn!;
+}
 
 /** What the lock step uses of the pipeline's context: the team's key, the table, two clients. */
 function lockContext(clients: { sfn: SFNClient; dynamodb?: DynamoDBClient }): PipelineContext {
   return {
     team: { team: 'fraud', stage: 'dev' },
-    lockTable: TABLE,
+    lockTable: LOCK_TABLE,
     lifecycle: { now: () => NOW },
     clients: { dynamodb, ...clients },
   } as unknown as PipelineContext;
@@ -84,14 +77,14 @@ function lockContext(clients: { sfn: SFNClient; dynamodb?: DynamoDBClient }): Pi
 async function heldBy(holder: string) {
   await dynamodb.send(
     new PutItemCommand({
-      TableName: TABLE,
+      TableName: LOCK_TABLE,
       Item: { ...KEY, execution: { S: holder }, since: { S: '2026-11-30T08:00:00.000Z' } },
     }),
   );
 }
 
 async function holderNow() {
-  const item = (await dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: KEY }))).Item;
+  const item = (await dynamodb.send(new GetItemCommand({ TableName: LOCK_TABLE, Key: KEY }))).Item;
   return { execution: item?.execution?.S, since: item?.since?.S };
 }
 
@@ -150,24 +143,6 @@ describe('the retraining lock (DynamoDB and Step Functions on moto)', () => {
     expect((await holderNow()).execution).toBe(execution('after-unknown'));
   });
 
-  // moto's executions never end by themselves (its state machine runner fails in 5.2.1), so
-  // these statuses come from the SDK boundary; the lock item is moto's.
-  test.each<ExecutionStatus>(['SUCCEEDED', 'FAILED', 'TIMED_OUT'])(
-    'a lock whose holder ended %s is taken over, after asking about that execution only',
-    async (status) => {
-      const holder = execution(`ended-${status}`);
-      await heldBy(holder);
-      const boundary = mockClient(new SFNClient({ region: REGION }));
-      boundary.on(DescribeExecutionCommand).resolves({ status });
-      const result = await lock(lockContext({ sfn: boundary as unknown as SFNClient }), {
-        executionArn: execution(`after-${status}`),
-      });
-      expect(result).toEqual({ acquired: true });
-      expect(boundary.calls().map((c) => c.args[0].input)).toEqual([{ executionArn: holder }]);
-      expect((await holderNow()).execution).toBe(execution(`after-${status}`));
-    },
-  );
-
   test('two takers of a stale lock: the write is conditional on the old holder, so one wins', async () => {
     // GIVEN a lock left by a stopped execution
     const stale = await startExecution('stale');
@@ -189,5 +164,52 @@ describe('the retraining lock (DynamoDB and Step Functions on moto)', () => {
     expect(first).toEqual({ acquired: true });
     expect(second).toEqual({ acquired: false, holder: execution('taker-a') });
     expect((await holderNow()).execution).toBe(execution('taker-a'));
+  });
+});
+
+describe('the retraining lock after its holder ended (moto running the holder state machine)', () => {
+  const ENDINGS: Record<string, object> = {
+    SUCCEEDED: { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } },
+    FAILED: { StartAt: 'F', States: { F: { Type: 'Fail', Error: 'Boom', Cause: 'test' } } },
+    TIMED_OUT: {
+      StartAt: 'W',
+      TimeoutSeconds: 1,
+      States: { W: { Type: 'Wait', Seconds: 30, End: true } },
+    },
+  };
+
+  beforeEach(async () => {
+    // moto 5.2.1 runs one execution of an executing state machine per reset (retrain-cli.test.ts).
+    await fetch(`${moto.url}/moto-api/reset`, { method: 'POST' });
+    await fetch(`${moto.url}/moto-api/config`, {
+      method: 'POST',
+      body: JSON.stringify({ stepfunctions: { execute_state_machine: true } }),
+    });
+    await createLockTable(dynamodb);
+  });
+
+  test.each(Object.keys(ENDINGS))('a lock whose holder ended %s is taken over', async (status) => {
+    // GIVEN a holder execution that ended without releasing the lock
+    const arn = await createMachine('mlp-fraud-dev-retraining', ENDINGS[status]);
+    const holder = (await sfn.send(new StartExecutionCommand({ stateMachineArn: arn })))
+      .executionArn!;
+    for (let i = 0; i < 50; i++) {
+      const { status: now } = await sfn.send(
+        new DescribeExecutionCommand({ executionArn: holder }),
+      );
+      if (now !== 'RUNNING') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await sfn.send(new DescribeExecutionCommand({ executionArn: holder }))).status).toBe(
+      status,
+    );
+    await heldBy(holder);
+    // WHEN the next execution asks for the lock, THEN it takes it over
+    expect(
+      await lock(lockContext({ sfn }), { executionArn: execution(`after-${status}`) }),
+    ).toEqual({
+      acquired: true,
+    });
+    expect((await holderNow()).execution).toBe(execution(`after-${status}`));
   });
 });

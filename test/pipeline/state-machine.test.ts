@@ -2,7 +2,7 @@
  * @jest-environment ./test/helpers/onnx-environment.js
  */
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStateMachineCommand,
   SendTaskFailureCommand,
@@ -55,7 +55,13 @@ import {
   type Moto,
 } from '../training/aws-fixtures';
 import { removeTempDirs } from '../training/helpers';
-import { definitionOf, pipelineStack, POLICY } from './pipeline-fixtures';
+import {
+  createLockTable,
+  definitionOf,
+  LOCK_TABLE,
+  pipelineStack,
+  POLICY,
+} from './pipeline-fixtures';
 
 // aws-local-stepfunctions uses Promise.withResolvers (Node 22); this suite also runs on Node 20.
 const P = Promise as unknown as { withResolvers?: () => unknown };
@@ -72,7 +78,6 @@ P.withResolvers ??= () => {
 const NOW = new Date('2026-12-01T10:05:00Z');
 const ACCOUNT = '123456789012';
 const STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:mlp-fraud-dev-retraining`;
-const LOCK_TABLE = 'mlp-fraud-dev-retraining-lock';
 
 const client = <T>(C: new (c: object) => T, moto: Moto): T =>
   new C({
@@ -104,14 +109,7 @@ beforeAll(async () => {
     's3://fraud-dev-data/training/current/train/data.csv',
     'tenure_months,plan\n3,pro\n',
   );
-  await client(DynamoDBClient, moto).send(
-    new CreateTableCommand({
-      TableName: LOCK_TABLE,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createLockTable(client(DynamoDBClient, moto));
   // The team topic, with a queue subscribed so the test reads what was notified.
   const sns = client(SNSClient, moto);
   const sqs = client(SQSClient, moto);
