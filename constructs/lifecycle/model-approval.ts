@@ -16,7 +16,12 @@ import {
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
 import { allowLogsToUseKey } from '../private/logs-key';
-import { NODE_LAMBDA_RUNTIME, REPO_ROOT } from '../private/node-lambda';
+import {
+  NODE_LAMBDA_BUNDLING,
+  NODE_LAMBDA_PROJECT,
+  NODE_LAMBDA_RUNTIME,
+  REPO_ROOT,
+} from '../private/node-lambda';
 
 const HANDLER = path.join(REPO_ROOT, 'training', 'launcher', 'lifecycle', 'approval-handler.ts');
 
@@ -123,8 +128,7 @@ export class ModelApproval extends Construct {
       description: `Promotes ${props.modelName} on model registry approval (${props.modelPackageGroupName})`,
       entry: HANDLER,
       handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      ...NODE_LAMBDA_PROJECT,
       runtime: NODE_LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -137,18 +141,7 @@ export class ModelApproval extends Construct {
         [APPROVAL_HANDLER_ENV.kmsKeyArn]: dataLake.encryptionKey.keyArn,
         [APPROVAL_HANDLER_ENV.group]: props.modelPackageGroupName,
       },
-      bundling: {
-        // esbuild from the repository's devDependencies, never a Docker image; the SDK is the
-        // runtime's (Lambda's Node.js runtimes ship AWS SDK v3).
-        forceDockerBundling: false,
-        externalModules: ['@aws-sdk/*'],
-        format: nodejs.OutputFormat.CJS,
-        target: 'node24',
-        minify: false,
-        sourceMap: false,
-        // esbuild's size summary on every synth is noise; warnings and errors still show.
-        logLevel: nodejs.LogLevel.WARNING,
-      },
+      bundling: NODE_LAMBDA_BUNDLING,
     });
 
     this.rule = new events.Rule(this, 'OnStateChange', {

@@ -25,12 +25,20 @@ import {
 import type { Outcome } from '../../training/launcher/pipeline/summary';
 import type { DataLake } from '../data-lake';
 import { acknowledge } from '../private/acknowledge';
-import { NODE_LAMBDA_RUNTIME, REPO_ROOT } from '../private/node-lambda';
+import {
+  NODE_LAMBDA_BUNDLING,
+  NODE_LAMBDA_PROJECT,
+  NODE_LAMBDA_RUNTIME,
+  REPO_ROOT,
+} from '../private/node-lambda';
 import { allowLogsToUseKey } from '../private/logs-key';
 import { TRAINING_PREFIXES } from '../training/training-infra';
-import { OnnxRuntimeLayer } from './onnx-runtime-layer';
+import { ONNX_RUNTIME_MODULE, OnnxRuntimeLayer } from './onnx-runtime-layer';
 
 const HANDLER = path.join(REPO_ROOT, 'training', 'launcher', 'pipeline', 'handler.ts');
+
+/** The step function's architecture, and so the ONNX Runtime binaries of its layer. */
+const ARCHITECTURE = lambda.Architecture.ARM_64;
 
 /** The SageMaker .sync integration's managed rule (Step Functions creates it on first use). */
 const SAGEMAKER_SYNC_RULE = 'StepFunctionsGetEventsForSageMakerTrainingJobsRule';
@@ -260,16 +268,15 @@ export class RetrainingPipeline extends Construct {
       }),
     );
 
-    const onnx = new OnnxRuntimeLayer(this, 'OnnxRuntime');
+    const onnx = new OnnxRuntimeLayer(this, 'OnnxRuntime', { architecture: ARCHITECTURE });
     this.function = new nodejs.NodejsFunction(this, 'Steps', {
       functionName: `${props.resourcePrefix}-retraining-steps`,
       description: `Steps of the ${stateMachineName} retraining pipeline (lifecycle library)`,
       entry: HANDLER,
       handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      ...NODE_LAMBDA_PROJECT,
       runtime: NODE_LAMBDA_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
+      architecture: ARCHITECTURE,
       // Publish verifies the bundle through ONNX Runtime and unpacks it under /tmp.
       memorySize: 2048,
       ephemeralStorageSize: Size.mebibytes(2048),
@@ -291,12 +298,9 @@ export class RetrainingPipeline extends Construct {
         [PIPELINE_HANDLER_ENV.policy]: JSON.stringify(props.policy),
       },
       bundling: {
-        forceDockerBundling: false,
-        externalModules: ['@aws-sdk/*', 'onnxruntime-node'],
-        format: nodejs.OutputFormat.CJS,
-        target: 'node24',
-        minify: false,
-        sourceMap: false,
+        ...NODE_LAMBDA_BUNDLING,
+        // ONNX Runtime's native binding cannot be bundled: it comes from the layer.
+        externalModules: [...NODE_LAMBDA_BUNDLING.externalModules, ONNX_RUNTIME_MODULE],
       },
     });
     acknowledge(

@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge } from '../private/acknowledge';
-import { NODE_LAMBDA_RUNTIME } from '../private/node-lambda';
+import { NODE_LAMBDA_BUNDLING, NODE_LAMBDA_PROJECT, NODE_LAMBDA_RUNTIME } from '../private/node-lambda';
 import { allowLogsToUseKey } from '../private/logs-key';
 
 export interface ApiKeyRotationProps {
@@ -90,14 +90,8 @@ export class ApiKeyRotation extends Construct {
       role,
       logGroup,
       description: 'Secrets Manager rotation of the inference service API keys: new key first, previous key kept',
-      bundling: {
-        // The runtime's AWS SDK v3 is used; everything else (the key parser) is bundled.
-        externalModules: ['@aws-sdk/*'],
-        minify: true,
-        sourceMap: false,
-        target: 'node24',
-        logLevel: nodejs.LogLevel.WARNING,
-      },
+      ...NODE_LAMBDA_PROJECT,
+      bundling: NODE_LAMBDA_BUNDLING,
     });
 
     this.schedule = props.secret.addRotationSchedule('Rotation', {

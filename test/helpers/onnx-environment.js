@@ -6,6 +6,10 @@ const { TestEnvironment } = require('jest-environment-node');
  * `data instanceof Float32Array` check fails there (it never fails in a real process). Test
  * files that run ONNX Runtime in-process (`@jest-environment ./test/helpers/onnx-environment.js`)
  * share the main realm's typed array constructors.
+ *
+ * `Date` too: fs.Stats dates are the main realm's, and node-tar writes a pax header's mtime
+ * as `mtime instanceof Date ? seconds : String(mtime)`, so in jest's realm packing a long
+ * name wrote a header GNU tar refuses (again, never in a real process).
  */
 class OnnxEnvironment extends TestEnvironment {
   constructor(config, context) {
@@ -22,6 +26,7 @@ class OnnxEnvironment extends TestEnvironment {
       'BigInt64Array',
       'BigUint64Array',
       'ArrayBuffer',
+      'Date',
     ]) {
       this.global[name] = globalThis[name];
     }

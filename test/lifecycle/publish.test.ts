@@ -316,7 +316,7 @@ describe('npm run model -- publish against moto', () => {
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(
       new RegExp(
-        `^error: bundle refused: ${uri.replace(/[./]/g, '\\$&')}: tar -xzf failed: .*gzip`,
+        `^error: bundle refused: ${uri.replace(/[./]/g, '\\$&')}: cannot read model\\.tar\\.gz: Unrecognized archive format \\(TAR_BAD_ARCHIVE\\)$`,
       ),
     );
     expect(await storeWrites(suite)).toEqual(before);

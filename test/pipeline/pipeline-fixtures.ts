@@ -1,3 +1,4 @@
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -12,6 +13,21 @@ import {
   type RetrainingPipelineProps,
 } from '../../constructs/lifecycle/retraining-pipeline';
 import type { PipelinePolicy } from '../../training/launcher/pipeline/contract';
+
+/** The lock table of fraud/dev's pipeline. */
+export const LOCK_TABLE = 'mlp-fraud-dev-retraining-lock';
+
+/** The lock table as the construct creates it (partition key `pk`), on moto. */
+export async function createLockTable(dynamodb: DynamoDBClient): Promise<void> {
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: LOCK_TABLE,
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+}
 
 /** The policy of the tests: the config defaults of a dev stage, a 15-minute bake. */
 export const POLICY: PipelinePolicy = {

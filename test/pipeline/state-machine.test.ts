@@ -2,8 +2,14 @@
  * @jest-environment ./test/helpers/onnx-environment.js
  */
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateStateMachineCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateStateMachineCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
@@ -13,12 +19,18 @@ import {
 } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { mockClient } from 'aws-sdk-client-mock';
 import {
   SERVING_METRICS,
   SERVING_METRICS_NAMESPACE,
   SERVING_VERSION_DIMENSIONS,
 } from '../../constructs/monitoring/serving-metrics';
-import { listPackages } from '../../training/launcher/lifecycle/registry';
+import { handleModelPackageStateChange } from '../../training/launcher/lifecycle/approval';
+import {
+  describePackage,
+  listPackages,
+  setApproval,
+} from '../../training/launcher/lifecycle/registry';
 import { readAlias } from '../../training/launcher/lifecycle/store';
 import type { PipelinePolicy } from '../../training/launcher/pipeline/contract';
 import { runStep } from '../../training/launcher/pipeline/handler';
@@ -26,6 +38,7 @@ import type { PipelineContext } from '../../training/launcher/pipeline/steps';
 import {
   BUCKET,
   bundle,
+  GROUP,
   lifecycleOn,
   MODEL,
   motoS3,
@@ -42,7 +55,13 @@ import {
   type Moto,
 } from '../training/aws-fixtures';
 import { removeTempDirs } from '../training/helpers';
-import { definitionOf, pipelineStack, POLICY } from './pipeline-fixtures';
+import {
+  createLockTable,
+  definitionOf,
+  LOCK_TABLE,
+  pipelineStack,
+  POLICY,
+} from './pipeline-fixtures';
 
 // aws-local-stepfunctions uses Promise.withResolvers (Node 22); this suite also runs on Node 20.
 const P = Promise as unknown as { withResolvers?: () => unknown };
@@ -59,7 +78,6 @@ P.withResolvers ??= () => {
 const NOW = new Date('2026-12-01T10:05:00Z');
 const ACCOUNT = '123456789012';
 const STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:mlp-fraud-dev-retraining`;
-const LOCK_TABLE = 'mlp-fraud-dev-retraining-lock';
 
 const client = <T>(C: new (c: object) => T, moto: Moto): T =>
   new C({
@@ -91,14 +109,7 @@ beforeAll(async () => {
     's3://fraud-dev-data/training/current/train/data.csv',
     'tenure_months,plan\n3,pro\n',
   );
-  await client(DynamoDBClient, moto).send(
-    new CreateTableCommand({
-      TableName: LOCK_TABLE,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createLockTable(client(DynamoDBClient, moto));
   // The team topic, with a queue subscribed so the test reads what was notified.
   const sns = client(SNSClient, moto);
   const sqs = client(SQSClient, moto);
@@ -223,6 +234,56 @@ interface Run {
   readonly output?: Json;
   readonly error?: Error;
   readonly entered: string[];
+  /** The execution's name: its task token is `token-of-<name>`. */
+  readonly name: string;
+  /** What each delivery of the registry's event did: [approval Lambda, pipeline resume]. */
+  readonly deliveries: Json[][];
+}
+
+/** A reviewer's decision in the model registry while the execution waits for it. */
+interface Decision {
+  readonly status: 'Approved' | 'Rejected';
+  readonly note: string;
+  /** Made before the execution parked its task token (the event finds nothing to resume). */
+  readonly beforeTheWait?: boolean;
+  /** EventBridge delivers at least once: the event arrives this many times (default 1). */
+  readonly deliveries?: number;
+}
+
+/**
+ * Step Functions' task-token calls, answered by the local run: moto runs no executions, so the
+ * SendTaskSuccess/SendTaskFailure of the pipeline's Lambda (its SDK boundary, mocked here)
+ * settle the waiting state of aws-local-stepfunctions. A token whose wait is over is answered
+ * as Step Functions answers it: TaskTimedOut ("already been closed").
+ */
+function taskTokens() {
+  const waiting = new Map<string, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
+  const sfn = client(SFNClient, moto);
+  const mock = mockClient(sfn);
+  const settle = (token: string | undefined) => {
+    const wait = waiting.get(token ?? '');
+    if (!wait)
+      throw Object.assign(new Error('Task Timed Out: the task has already been closed'), {
+        name: 'TaskTimedOut',
+      });
+    waiting.delete(token!);
+    return wait;
+  };
+  mock.on(SendTaskSuccessCommand).callsFake(async (input) => {
+    settle(input.taskToken).resolve(JSON.parse(input.output));
+    return {};
+  });
+  mock.on(SendTaskFailureCommand).callsFake(async (input) => {
+    settle(input.taskToken).reject(Object.assign(new Error(input.cause), { name: input.error }));
+    return {};
+  });
+  return {
+    sfn,
+    mock,
+    /** The waiting state's result: what SendTaskSuccess sends, or SendTaskFailure's error. */
+    wait: (token: string) =>
+      new Promise<Json>((resolve, reject) => waiting.set(token, { resolve, reject })),
+  };
 }
 
 let executions = 0;
@@ -237,7 +298,10 @@ async function execute(opts: {
   policy?: PipelinePolicy;
   /** The stage's registry approval (training.approval). */
   registry?: 'manual' | 'auto';
-  approval?: 'never';
+  /** Manual stages: the registry never answers, or a reviewer decides. */
+  approval?: 'never' | Decision;
+  /** The task-token bridge a decision resumes the run through. */
+  tokens?: ReturnType<typeof taskTokens>;
   executionArn?: string;
 }): Promise<Run> {
   const p = pipelineOn(opts.policy, opts.registry);
@@ -277,6 +341,42 @@ async function execute(opts: {
       return new Promise(() => undefined);
     };
   }
+  const deliveries: Json[][] = [];
+  const decision = opts.approval;
+  if (decision && decision !== 'never') {
+    // The Lambda's SendTask* calls go to this run; everything else to moto.
+    const tokens = opts.tokens!;
+    const withTokens: PipelineContext = { ...p, clients: { ...p.clients, sfn: tokens.sfn } };
+    // A resume that never comes ends in the timeout path (10 seconds), not a hung test.
+    (definition.States as Record<string, Json>)['Wait for approval'].TimeoutSeconds = 10;
+    const decide = async (packageArn: string) => {
+      // The reviewer's UpdateModelPackage, then the event both rules deliver to their Lambdas.
+      const { registry } = withTokens.lifecycle;
+      await setApproval(
+        registry,
+        await describePackage(registry, packageArn),
+        decision.status,
+        decision.note,
+      );
+      const event = {
+        'detail-type': 'SageMaker Model Package State Change',
+        detail: { ModelPackageArn: packageArn, ModelPackageGroupName: GROUP },
+      };
+      for (let i = 0; i < (decision.deliveries ?? 1); i++)
+        deliveries.push([
+          await handleModelPackageStateChange(withTokens.lifecycle, event),
+          await runStep(withTokens, event),
+        ]);
+    };
+    handlers['Wait for approval'] = async (input: Json) => {
+      const { token, packageArn } = input.Payload;
+      const result = tokens.wait(token);
+      if (decision.beforeTheWait) await decide(packageArn);
+      await runStep(withTokens, input.Payload);
+      if (!decision.beforeTheWait) await decide(packageArn);
+      return result;
+    };
+  }
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const execution = machine.run(
     { trigger: 'cli' },
@@ -297,10 +397,10 @@ async function execute(opts: {
   try {
     const output = (await execution.result) as Json;
     await logs;
-    return { output, entered };
+    return { output, entered, deliveries, name };
   } catch (error) {
     await logs.catch(() => undefined);
-    return { error: error as Error, entered };
+    return { error: error as Error, entered, deliveries, name };
   }
 }
 
@@ -321,6 +421,17 @@ async function packageStatus(version: string) {
   const packages = await listPackages(lifecycleOn(moto, motoS3(moto)).registry);
   return packages.find((p) => p.version === version)?.status;
 }
+
+/** The team's lock item (undefined once released). */
+async function lockItem() {
+  const res = await client(DynamoDBClient, moto).send(
+    new GetItemCommand({ TableName: LOCK_TABLE, Key: { pk: { S: 'fraud/dev' } } }),
+  );
+  return res.Item;
+}
+
+/** Who moto says last changed a package (LastModifiedBy.UserProfileName). */
+const REVIEWER = 'fake-user-profile-name';
 
 const SEGMENTS = (us: number) => ({ eu: { f1: 0.6, n: 400 }, us: { f1: us, n: 300 } });
 
@@ -503,5 +614,127 @@ describe('the synthesized retraining state machine, run locally against moto', (
     expect(await packageStatus('v7')).toBe('Rejected');
     const [message] = await notifications();
     expect(message).toContain('not promoted: no registry approval in time');
+  });
+  test("a manual-approval stage: the reviewer's approval resumes the execution through the canary to promotion", async () => {
+    // GIVEN a healthy canary to come, and a reviewer who approves the package (the event twice)
+    await serve('v10', { requests: 1000, errors: 1, p99: 41, low: 90 });
+    const tokens = taskTokens();
+    // WHEN the execution waits for the registry
+    const run = await execute({
+      train: { version: 'v10', f1: 0.64, segments: SEGMENTS(0.51) },
+      registry: 'manual',
+      approval: { status: 'Approved', note: 'reviewed: segments hold', deliveries: 2 },
+      tokens,
+    });
+    // THEN the approval resumes it: canary, bake, check, promotion
+    expect(run.error).toBeUndefined();
+    const after = run.entered.slice(run.entered.indexOf('Wait for approval'));
+    expect(after).toEqual([
+      'Wait for approval',
+      'Production exists?',
+      'Canary',
+      'Start bake',
+      'Bake',
+      'Canary check',
+      'Canary healthy?',
+      'Promote',
+      'Notify promoted',
+      'Release lock',
+      'Failed?',
+      'Done',
+    ]);
+    const token = `token-of-${run.name}`;
+    // The first delivery resumed it; the second found the wait closed and did nothing.
+    expect(tokens.mock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input)).toEqual([
+      { taskToken: token, output: JSON.stringify({ approvedBy: REVIEWER }) },
+      { taskToken: token, output: JSON.stringify({ approvedBy: REVIEWER }) },
+    ]);
+    expect(tokens.mock.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+    const leftToPipeline = {
+      action: 'ignored',
+      version: 'v10',
+      why: `the retraining pipeline execution that registered it rolls it out (arn:aws:states:${REGION}:${ACCOUNT}:execution:mlp-fraud-dev-retraining:${run.name})`,
+    };
+    expect(run.deliveries).toEqual([
+      [leftToPipeline, { resumed: true, status: 'Approved' }],
+      [leftToPipeline, { resumed: false, status: 'Approved' }],
+    ]);
+    expect(run.output?.approval).toEqual({ approvedBy: REVIEWER });
+    expect(await aliases()).toMatchObject({ production: 'v10', candidateShare: 0 });
+    expect(await packageStatus('v10')).toBe('Approved');
+    expect(await lockItem()).toBeUndefined();
+    const [message] = await notifications();
+    expect(message).toContain('promoted: the candidate is production');
+    expect(message).toContain(`approved in the model registry by ${REVIEWER}`);
+    expect(message).toContain('Canary: healthy: 1000 requests in 15 minutes');
+  });
+
+  test('a manual-approval stage: a rejection ends the execution cleanly, production and the candidate untouched, the team told why', async () => {
+    // GIVEN a reviewer who rejects the package
+    const before = await aliases();
+    const tokens = taskTokens();
+    // WHEN the execution waits for the registry
+    const run = await execute({
+      train: { version: 'v11', f1: 0.65, segments: SEGMENTS(0.51) },
+      registry: 'manual',
+      approval: { status: 'Rejected', note: 'segment us regressed in review' },
+      tokens,
+    });
+    // THEN it ends without a canary or an error, the lock released
+    expect(run.error).toBeUndefined();
+    expect(run.entered.slice(run.entered.indexOf('Wait for approval'))).toEqual([
+      'Wait for approval',
+      'Notify approval-rejected',
+      'Release lock',
+      'Failed?',
+      'Done',
+    ]);
+    expect(tokens.mock.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        taskToken: `token-of-${run.name}`,
+        error: 'ModelPackageRejected',
+        cause: `rejected in the model registry by ${REVIEWER}: segment us regressed in review`,
+      },
+    ]);
+    expect(run.deliveries).toEqual([
+      [
+        {
+          action: 'ignored',
+          version: 'v11',
+          why: 'rejected, but not the candidate (rollback moves production)',
+        },
+        { resumed: true, status: 'Rejected' },
+      ],
+    ]);
+    // The candidate alias never named v11 (the canary comes after approval); production stays.
+    expect(await aliases()).toEqual(before);
+    expect(before.candidate).not.toBe('v11');
+    expect(await packageStatus('v11')).toBe('Rejected');
+    expect(await lockItem()).toBeUndefined();
+    const [message] = await notifications();
+    expect(message).toContain('not promoted: the package was rejected in the registry');
+    expect(message).toContain(
+      `rejected in the model registry by ${REVIEWER}: segment us regressed in review`,
+    );
+    expect(message).toContain('candidate: v11');
+  });
+
+  test('a decision made before the execution parked its token resumes it at once', async () => {
+    // GIVEN a reviewer faster than the state transition: the event comes before the wait
+    await serve('v12', { requests: 1000, errors: 1, p99: 41, low: 90 });
+    const tokens = taskTokens();
+    const run = await execute({
+      train: { version: 'v12', f1: 0.66, segments: SEGMENTS(0.51) },
+      registry: 'manual',
+      approval: { status: 'Approved', note: 'pre-approved', beforeTheWait: true },
+      tokens,
+    });
+    // THEN the event found no wait, and the wait step itself saw the decision and resumed
+    expect(run.deliveries.map(([, resumed]) => resumed)).toEqual([{ resumed: false }]);
+    expect(tokens.mock.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    expect(run.error).toBeUndefined();
+    expect(run.entered).toEqual(expect.arrayContaining(['Promote', 'Notify promoted', 'Done']));
+    expect(await aliases()).toMatchObject({ production: 'v12' });
+    await notifications();
   });
 });

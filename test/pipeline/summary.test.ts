@@ -77,6 +77,38 @@ describe('the notification summary', () => {
     );
   });
 
+  test("a manual stage's registry decision: who approved, or the rejection's reason", () => {
+    const publish = {
+      version: 'v2',
+      packageArn: 'arn:aws:sagemaker:eu-west-1:1:model-package/g/2',
+    };
+    const approved = summary('churn', TEAM, {
+      outcome: 'promoted',
+      executionArn: EXECUTION,
+      publish,
+      approval: { approvedBy: 'arn:aws:iam::123456789012:user/alice' },
+    });
+    expect(approved.message.split('\n')).toContain(
+      'approved in the model registry by arn:aws:iam::123456789012:user/alice',
+    );
+    const rejected = summary('churn', TEAM, {
+      outcome: 'approval-rejected',
+      executionArn: EXECUTION,
+      publish,
+      approvalError: {
+        Error: 'ModelPackageRejected',
+        Cause: 'rejected in the model registry by alice: segment us regressed',
+      },
+    });
+    expect(rejected.message.split('\n')).toEqual([
+      'Retraining of churn (fraud/prod): not promoted: the package was rejected in the registry',
+      '',
+      `execution: ${EXECUTION}`,
+      'candidate: v2',
+      'rejected in the model registry by alice: segment us regressed',
+    ]);
+  });
+
   test('an error without a JSON cause is shown as it is', () => {
     expect(
       errorMessage({ Error: 'States.TaskFailed', Cause: 'AlgorithmError: training diverged' }),

@@ -42,7 +42,7 @@ async function download(s3: S3Client, uri: string): Promise<{ dir: string; clean
     const name = (err as Error).name;
     if (name === 'NoSuchKey' || name === 'NoSuchBucket')
       throw new UsageError(`${uri} does not exist (${name})`);
-    // Plain LauncherErrors here are the archive's: tar cannot unpack it, or it has no manifest.
+    // Plain LauncherErrors here are the archive's: unreadable, refused (tarball.ts), or no manifest.
     if (err instanceof LauncherError && err.constructor === LauncherError)
       throw new BundleRejectedError(
         `bundle refused: ${err.message.includes(uri) ? '' : `${uri}: `}${err.message}`,

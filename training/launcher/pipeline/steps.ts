@@ -253,11 +253,14 @@ export async function publishStep(
   }
 }
 
-/** Parks the task token on the lock item: the registry's approval event resumes it. */
+/**
+ * Parks the task token on the lock item: the registry's approval event resumes it. A decision
+ * made before the token was parked (its event found nothing to resume) resumes it at once.
+ */
 export async function awaitApproval(
   p: PipelineContext,
   input: { executionArn: string; token: string; packageArn: string },
-): Promise<{ waiting: true }> {
+): Promise<{ waiting: boolean }> {
   await aws('recording the approval wait', () =>
     p.clients.dynamodb.send(
       new UpdateItemCommand({
@@ -273,36 +276,54 @@ export async function awaitApproval(
       }),
     ),
   );
-  return { waiting: true };
+  const early = await resume(p, { detail: { ModelPackageArn: input.packageArn } });
+  return { waiting: !early.resumed };
 }
 
-/** "SageMaker Model Package State Change": resumes the execution waiting for that package. */
-export async function resume(p: PipelineContext, event: ModelPackageStateChange) {
+/** SendTaskSuccess/Failure's answers for a token whose wait is over (resumed, timed out, stopped). */
+const CLOSED_TOKEN = new Set(['TaskDoesNotExist', 'TaskTimedOut']);
+
+/**
+ * "SageMaker Model Package State Change": resumes the execution waiting for that package.
+ * EventBridge delivers at least once: an event for a wait that is already over does nothing.
+ */
+export async function resume(
+  p: PipelineContext,
+  event: ModelPackageStateChange,
+): Promise<{ resumed: boolean; status?: string }> {
   const arn = event.detail.ModelPackageArn;
   const item = await lockHolder(p);
   const token = item?.approvalToken?.S;
   if (!arn || !token || item?.packageArn?.S !== arn) return { resumed: false };
   const pkg = await describePackage(p.lifecycle.registry, arn);
-  if (pkg.status === 'Approved') {
-    await p.clients.sfn.send(
-      new SendTaskSuccessCommand({
-        taskToken: token,
-        output: JSON.stringify({ approvedBy: pkg.modifiedBy ?? null }),
-      }),
-    );
-    return { resumed: true, status: pkg.status };
+  const { sfn } = p.clients;
+  const send =
+    pkg.status === 'Approved'
+      ? () =>
+          sfn.send(
+            new SendTaskSuccessCommand({
+              taskToken: token,
+              output: JSON.stringify({ approvedBy: pkg.modifiedBy ?? null }),
+            }),
+          )
+      : pkg.status === 'Rejected'
+        ? () =>
+            sfn.send(
+              new SendTaskFailureCommand({
+                taskToken: token,
+                error: PIPELINE_ERRORS.rejected,
+                cause: `rejected in the model registry${pkg.modifiedBy ? ` by ${pkg.modifiedBy}` : ''}${pkg.approvalDescription ? `: ${pkg.approvalDescription}` : ''}`,
+              }),
+            )
+        : undefined;
+  if (!send) return { resumed: false, status: pkg.status };
+  try {
+    await send();
+  } catch (err) {
+    if (CLOSED_TOKEN.has((err as Error).name)) return { resumed: false, status: pkg.status };
+    throw err;
   }
-  if (pkg.status === 'Rejected') {
-    await p.clients.sfn.send(
-      new SendTaskFailureCommand({
-        taskToken: token,
-        error: PIPELINE_ERRORS.rejected,
-        cause: `rejected in the model registry${pkg.modifiedBy ? ` by ${pkg.modifiedBy}` : ''}${pkg.approvalDescription ? `: ${pkg.approvalDescription}` : ''}`,
-      }),
-    );
-    return { resumed: true, status: pkg.status };
-  }
-  return { resumed: false, status: pkg.status };
+  return { resumed: true, status: pkg.status };
 }
 
 /** Canary: the candidate alias at `pipeline.canaryPercent`, through `promote`. */
@@ -371,9 +392,7 @@ export async function rollbackStep(p: PipelineContext, input: { reason: string }
 }
 
 /** The execution's state as the state machine passes it (`record: $`). */
-type State = Omit<ExecutionRecord, 'outcome' | 'executionArn'> & {
-  readonly approvalError?: ExecutionRecord['error'];
-};
+type State = Omit<ExecutionRecord, 'outcome' | 'executionArn'>;
 
 /**
  * After a failure or an approval timeout: the candidate is cleared if it is this execution's

@@ -21,6 +21,10 @@ export interface ExecutionRecord {
   readonly lock?: { readonly holder?: string };
   readonly gate?: GateOutput;
   readonly publish?: { readonly version: string; readonly packageArn: string };
+  /** A manual stage's registry approval (SendTaskSuccess's output). */
+  readonly approval?: { readonly approvedBy?: string | null };
+  /** Why the wait for approval ended otherwise: a rejection, or the timeout. */
+  readonly approvalError?: { readonly Error?: string; readonly Cause?: string };
   readonly check?: CheckOutput;
   readonly rollback?: { readonly from: string; readonly to: string };
   /** A caught error: Step Functions' {Error, Cause}. */
@@ -55,6 +59,12 @@ export function summary(
   const candidate = r.publish?.version ?? r.gate?.candidateVersion;
   if (candidate) lines.push(`candidate: ${candidate}`);
   if (r.gate) lines.push(`production: ${r.gate.productionVersion ?? 'none (first model)'}`);
+  if (r.approval)
+    lines.push(
+      `approved in the model registry${r.approval.approvedBy ? ` by ${r.approval.approvedBy}` : ''}`,
+    );
+  if (r.outcome === 'approval-rejected' && r.approvalError?.Cause)
+    lines.push(r.approvalError.Cause);
   if (r.rollback) lines.push(`rolled back: ${r.rollback.from} -> ${r.rollback.to}`);
   if (r.gate) {
     lines.push('', `Gate (${r.gate.objective}): ${r.gate.reason}`, '');
