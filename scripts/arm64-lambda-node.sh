@@ -14,7 +14,10 @@ dir="${1:-/tmp/arm64-lambda-node}"
 mkdir -p "$dir/debs" "$dir/root"
 cd "$dir/debs"
 if [ ! -x "$dir/root/usr/bin/qemu-aarch64-static" ]; then
-  apt-get download qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross >&2
+  pkgs=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
+  # A fresh machine may have no package lists yet (the pretest only updates them when it
+  # installs something).
+  apt-get download "${pkgs[@]}" >&2 || { apt-get update -qq >&2 && apt-get download "${pkgs[@]}" >&2; }
   for deb in ./*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
 fi
 sysroot="$dir/sysroot"
