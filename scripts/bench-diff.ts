@@ -26,14 +26,15 @@ function time(cmd: string, args: string[]): number {
   return s;
 }
 
-const synth = () =>
-  time('npx', [
-    'cdk',
-    'synth',
-    '--quiet',
-    '-o',
-    fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-bench-out-')),
-  ]);
+const synth = () => {
+  // Each assembly holds the Lambda layers (~90 MB): keep none of it.
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mlp-bench-out-'));
+  try {
+    return time('npx', ['cdk', 'synth', '--quiet', '-o', out]);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+};
 const diff = (...flags: string[]) =>
   time('npx', ['tsx', 'diff/main.ts', '--base', 'HEAD~1', ...flags]);
 

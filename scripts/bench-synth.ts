@@ -49,6 +49,8 @@ function timeSynth(dir: string): { seconds: number; stacks: number } {
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const stacks = fs.readdirSync(out).filter((f) => f.endsWith('.template.json')).length;
   console.error(`  ${path.basename(dir)}: ${stacks} stacks in ${seconds.toFixed(1)} s`);
+  // Each assembly holds the Lambda layers (~90 MB): keep none of it.
+  for (const d of [out, dir]) fs.rmSync(d, { recursive: true, force: true });
   return { seconds, stacks };
 }
 
