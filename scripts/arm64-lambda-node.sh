@@ -11,18 +11,18 @@
 set -euo pipefail
 NODE_VERSION=24.22.3
 dir="${1:-/tmp/arm64-lambda-node}"
-mkdir -p "$dir/debs" "$dir/root"
+mkdir -p "$dir/debs" "$dir/unpacked"
 cd "$dir/debs"
-if [ ! -x "$dir/root/usr/bin/qemu-aarch64-static" ]; then
+if [ ! -x "$dir/unpacked/usr/bin/qemu-aarch64-static" ]; then
   pkgs=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
   # A fresh machine may have no package lists yet (the pretest only updates them when it
   # installs something).
   apt-get download "${pkgs[@]}" >&2 || { apt-get update -qq >&2 && apt-get download "${pkgs[@]}" >&2; }
-  for deb in ./*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
+  for deb in ./*.deb; do dpkg-deb -x "$deb" "$dir/unpacked"; done
 fi
 sysroot="$dir/sysroot"
 mkdir -p "$sysroot/lib" "$sysroot/proc" "$sysroot/sys/devices/system/cpu"
-cp -a "$dir/root/usr/aarch64-linux-gnu/lib/." "$sysroot/lib/"
+cp -a "$dir/unpacked/usr/aarch64-linux-gnu/lib/." "$sysroot/lib/"
 # ONNX Runtime's cpuinfo parses /proc/cpuinfo and the CPU list at load; qemu-user shows it the
 # host's (x86) files, on which it crashes. qemu reads files under -L first: an arm64 CPU
 # (Neoverse N1, as Graviton2) for it.
@@ -35,5 +35,5 @@ if [ ! -x "$dir/node/bin/node" ]; then
   mkdir -p "$dir/node"
   tar -xzf "$dir/debs/$tarball" -C "$dir/node" --strip-components=1
 fi
-"$dir/root/usr/bin/qemu-aarch64-static" -L "$sysroot" "$dir/node/bin/node" -e 'if (process.arch !== "arm64") process.exit(1)'
-echo "$dir/root/usr/bin/qemu-aarch64-static -L $sysroot $dir/node/bin/node"
+"$dir/unpacked/usr/bin/qemu-aarch64-static" -L "$sysroot" "$dir/node/bin/node" -e 'if (process.arch !== "arm64") process.exit(1)'
+echo "$dir/unpacked/usr/bin/qemu-aarch64-static -L $sysroot $dir/node/bin/node"
