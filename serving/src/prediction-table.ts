@@ -55,6 +55,8 @@ export class DynamoDbPredictionStore implements PredictionStore {
   private readonly pending = new Map<string, { written: Promise<void>; resolve: () => void }>();
   private readonly timer: NodeJS.Timeout;
   private readonly client: DynamoDBClient;
+  /** After close(): a finished call sends the partial batch too (the timer is gone). */
+  private closing = false;
 
   constructor(
     private readonly opts: PredictionTableOptions,
@@ -110,7 +112,7 @@ export class DynamoDbPredictionStore implements PredictionStore {
           this.pending.get(q.request)?.resolve();
           this.pending.delete(q.request);
         }
-        this.pump(false);
+        this.pump(this.closing);
       });
     }
   }
@@ -167,6 +169,7 @@ export class DynamoDbPredictionStore implements PredictionStore {
 
   async close(timeoutMs: number): Promise<void> {
     clearInterval(this.timer);
+    this.closing = true;
     this.pump(true);
     const all = Promise.all([...this.pending.values()].map((p) => p.written));
     let timer: NodeJS.Timeout | undefined;

@@ -86,6 +86,16 @@ describe('the DynamoDB prediction store (moto)', () => {
     await later.close(1000);
   });
 
+  test('close() writes everything queued, even more batches than may be in flight at once', async () => {
+    await createTable('drain');
+    const writes = counter();
+    const s = new DynamoDbPredictionStore({ table: 'drain', windowS: 3600, flushMs: 60000, maxQueued: 1000, maxInflight: 1 }, writes, silent, ddb);
+    for (let i = 0; i < 60; i++) s.remember(`d${i}`, { model: 'm', version: 'v1', labels: ['a'] });
+    await s.close(10000);
+    assert.deepEqual(writes.counts, { written: 60 });
+    assert.equal((await store('drain').claim('d59.0')).result, 'matched');
+  });
+
   test('batches of 25: 60 requests are written in three calls, all counted', async () => {
     await createTable('batches');
     const writes = counter();
