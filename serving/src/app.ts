@@ -229,7 +229,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { feedback } = config;
   const predictions: PredictionStore = feedback.table
     ? new DynamoDbPredictionStore(
-        { table: feedback.table.name, windowS: feedback.windowS, flushMs: feedback.table.flushMs, maxQueued: feedback.table.maxQueued, maxInflight: 8 },
+        {
+          table: feedback.table.name,
+          windowS: feedback.windowS,
+          flushMs: feedback.table.flushMs,
+          maxQueued: feedback.table.maxQueued,
+          maxInflight: 8,
+          closeTimeoutMs: feedback.table.closeTimeoutMs,
+        },
         metrics.predictionWrites,
         app.log,
         opts.dynamodb,
@@ -412,7 +419,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     apiKeys.close();
     // Predictions first: their table writes finish before the last metrics go out.
-    await predictions.close(config.emf?.closeTimeoutMs ?? 5000);
+    await predictions.close();
     await Promise.all([emf?.close(), capture?.close()]);
     await registry.close();
   });

@@ -116,7 +116,8 @@ export interface Config {
   feedback: {
     cache: number;
     windowS: number;
-    table: { name: string; flushMs: number; maxQueued: number } | null;
+    /** closeTimeoutMs: SERVING_EMF_CLOSE_TIMEOUT_MS, the shutdown deadline of both flushes. */
+    table: { name: string; flushMs: number; maxQueued: number; closeTimeoutMs: number } | null;
   };
   /**
    * Who this service is (SERVING_TEAM / SERVING_STAGE / SERVING_MODEL_NAME): the values of the
@@ -203,7 +204,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cache: e.SERVING_FEEDBACK_CACHE,
       windowS: e.SERVING_FEEDBACK_WINDOW_S,
       table: e.SERVING_PREDICTION_TABLE
-        ? { name: e.SERVING_PREDICTION_TABLE, flushMs: e.SERVING_PREDICTION_FLUSH_MS, maxQueued: e.SERVING_PREDICTION_MAX_QUEUED }
+        ? {
+            name: e.SERVING_PREDICTION_TABLE,
+            flushMs: e.SERVING_PREDICTION_FLUSH_MS,
+            maxQueued: e.SERVING_PREDICTION_MAX_QUEUED,
+            closeTimeoutMs: e.SERVING_EMF_CLOSE_TIMEOUT_MS,
+          }
         : null,
     },
     team: e.SERVING_TEAM,

@@ -69,8 +69,8 @@ export interface PredictionStore {
   remember(requestId: string, r: Remembered): void;
   /** Finds and claims a prediction id; rejects only when the store cannot be reached. */
   claim(id: string): Promise<Claim>;
-  /** Writes what is still buffered (at most `timeoutMs`). */
-  close(timeoutMs: number): Promise<void>;
+  /** Writes what is still buffered (a table store waits at most its closeTimeoutMs). */
+  close(): Promise<void>;
 }
 
 /** The answer of instance `index` of a remembered request, if it has one. */

@@ -15,6 +15,8 @@ export interface PredictionTableOptions {
   maxQueued: number;
   /** BatchWriteItem calls in flight at once. */
   maxInflight: number;
+  /** On close(), the longest wait for the last writes. */
+  closeTimeoutMs: number;
 }
 
 export interface PredictionWrites {
@@ -167,13 +169,13 @@ export class DynamoDbPredictionStore implements PredictionStore {
     }
   }
 
-  async close(timeoutMs: number): Promise<void> {
+  async close(): Promise<void> {
     clearInterval(this.timer);
     this.closing = true;
     this.pump(true);
     const all = Promise.all([...this.pending.values()].map((p) => p.written));
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.opts.closeTimeoutMs)));
     await Promise.race([all, deadline]);
     clearTimeout(timer);
     if (this.queue.length) {

@@ -35,7 +35,7 @@ function counter() {
 }
 
 const store = (table: string, now: () => number = Date.now, writes = counter()) =>
-  new DynamoDbPredictionStore({ table, windowS: 3600, flushMs: 10, maxQueued: 1000, maxInflight: 4 }, writes, silent, ddb, now);
+  new DynamoDbPredictionStore({ table, windowS: 3600, flushMs: 10, maxQueued: 1000, maxInflight: 4, closeTimeoutMs: 5000 }, writes, silent, ddb, now);
 
 before(async () => {
   moto = await startMoto();
@@ -53,7 +53,7 @@ describe('the DynamoDB prediction store (moto)', () => {
     const b = store('claims');
     const c = store('claims');
     a.remember('req-1', { model: 'churn', version: 'v1', labels: ['stay', 'churn'], positive: 'churn' });
-    await a.close(5000);
+    await a.close();
     const item = await ddb.send(new GetItemCommand({ TableName: 'claims', Key: { [PREDICTION_TABLE.partitionKey]: { S: 'req-1' } } }));
     const ttl = Number(item.Item![PREDICTION_TABLE.ttlAttribute]!.N);
     assert.ok(Math.abs(ttl - (Date.now() / 1000 + 3600)) < 5, `expires_at ${ttl} is the window from now`);
@@ -63,15 +63,15 @@ describe('the DynamoDB prediction store (moto)', () => {
     assert.deepEqual(await c.claim('req-1.1'), { result: 'duplicate' });
     assert.deepEqual(await b.claim('req-1.0'), { result: 'matched', model: 'churn', version: 'v1', label: 'stay', positive: 'churn' });
     for (const id of ['req-1.2', 'req-9.0', 'no-dot', 'req-1.01', 'req-1.-1']) assert.deepEqual(await c.claim(id), { result: 'unmatched' }, id);
-    await Promise.all([b.close(1000), c.close(1000)]);
+    await Promise.all([b.close(), c.close()]);
   });
 
   test('feedback to the replica that predicted, before its batch went out, waits for the write and matches', async () => {
     await createTable('pending');
-    const s = new DynamoDbPredictionStore({ table: 'pending', windowS: 3600, flushMs: 60000, maxQueued: 1000, maxInflight: 1 }, counter(), silent, ddb);
+    const s = new DynamoDbPredictionStore({ table: 'pending', windowS: 3600, flushMs: 60000, maxQueued: 1000, maxInflight: 1, closeTimeoutMs: 1000 }, counter(), silent, ddb);
     s.remember('r', { model: 'm', version: 'v2', values: [1.5, -2] });
     assert.deepEqual(await s.claim('r.1'), { result: 'matched', model: 'm', version: 'v2', value: -2 });
-    await s.close(1000);
+    await s.close();
   });
 
   test('a prediction older than the window is unmatched, even before DynamoDB deletes it', async () => {
@@ -79,19 +79,19 @@ describe('the DynamoDB prediction store (moto)', () => {
     let now = Date.now();
     const s = store('window', () => now);
     s.remember('old', { model: 'm', version: 'v1', labels: ['a'] });
-    await s.close(5000);
+    await s.close();
     now += 3601e3;
     const later = store('window', () => now);
     assert.deepEqual(await later.claim('old.0'), { result: 'unmatched' });
-    await later.close(1000);
+    await later.close();
   });
 
   test('close() writes everything queued, even more batches than may be in flight at once', async () => {
     await createTable('drain');
     const writes = counter();
-    const s = new DynamoDbPredictionStore({ table: 'drain', windowS: 3600, flushMs: 60000, maxQueued: 1000, maxInflight: 1 }, writes, silent, ddb);
+    const s = new DynamoDbPredictionStore({ table: 'drain', windowS: 3600, flushMs: 60000, maxQueued: 1000, maxInflight: 1, closeTimeoutMs: 10000 }, writes, silent, ddb);
     for (let i = 0; i < 60; i++) s.remember(`d${i}`, { model: 'm', version: 'v1', labels: ['a'] });
-    await s.close(10000);
+    await s.close();
     assert.deepEqual(writes.counts, { written: 60 });
     assert.equal((await store('drain').claim('d59.0')).result, 'matched');
   });
@@ -105,9 +105,9 @@ describe('the DynamoDB prediction store (moto)', () => {
       if (context.commandName === 'BatchWriteItemCommand') calls.push((args.input as { RequestItems: Record<string, unknown[]> }).RequestItems.batches!.length);
       return next(args);
     });
-    const s = new DynamoDbPredictionStore({ table: 'batches', windowS: 3600, flushMs: 10, maxQueued: 1000, maxInflight: 4 }, writes, silent, client);
+    const s = new DynamoDbPredictionStore({ table: 'batches', windowS: 3600, flushMs: 10, maxQueued: 1000, maxInflight: 4, closeTimeoutMs: 5000 }, writes, silent, client);
     for (let i = 0; i < 60; i++) s.remember(`b${i}`, { model: 'm', version: 'v1', labels: ['a'] });
-    await s.close(5000);
+    await s.close();
     assert.deepEqual(calls, [25, 25, 10]);
     assert.deepEqual(writes.counts, { written: 60 });
     for (const i of [0, 24, 25, 59]) assert.equal((await store('batches').claim(`b${i}.0`)).result, 'matched');
@@ -117,7 +117,7 @@ describe('the DynamoDB prediction store (moto)', () => {
     const writes = counter();
     const s = store('missing', Date.now, writes);
     s.remember('x', { model: 'm', version: 'v1', labels: ['a'] });
-    await s.close(5000);
+    await s.close();
     assert.deepEqual(writes.counts, { failed: 1 });
     await assert.rejects(store('missing').claim('x.0'), /ResourceNotFound|not found/i);
   });
@@ -129,22 +129,22 @@ describe('the DynamoDB prediction store (moto)', () => {
     s.remember('nan', { model: 'm', version: 'v1', values: [Number.NaN, 2] });
     s.remember('huge', { model: 'm', version: 'v1', labels: Array(40000).fill('a-rather-long-label') });
     s.remember('ok', { model: 'm', version: 'v1', labels: ['a'] });
-    await s.close(5000);
+    await s.close();
     assert.deepEqual(writes.counts, { dropped_too_large: 1, written: 2 });
     const reader = store('odd');
     assert.deepEqual(await reader.claim('nan.0'), { result: 'unmatched' });
     assert.deepEqual(await reader.claim('nan.1'), { result: 'matched', model: 'm', version: 'v1', value: 2 });
     assert.deepEqual(await reader.claim('huge.0'), { result: 'unmatched' });
     assert.equal((await reader.claim('ok.0')).result, 'matched');
-    await reader.close(1000);
+    await reader.close();
   });
 
   test('a full queue drops predictions, not requests', async () => {
     const writes = counter();
-    const s = new DynamoDbPredictionStore({ table: 'none', windowS: 60, flushMs: 60000, maxQueued: 30, maxInflight: 0 }, writes, silent, ddb);
+    const s = new DynamoDbPredictionStore({ table: 'none', windowS: 60, flushMs: 60000, maxQueued: 30, maxInflight: 0, closeTimeoutMs: 0 }, writes, silent, ddb);
     for (let i = 0; i < 40; i++) s.remember(`q${i}`, { model: 'm', version: 'v1', labels: ['a'] });
     assert.equal(writes.counts.dropped_full, 10);
-    await s.close(0);
+    await s.close();
   });
 });
 

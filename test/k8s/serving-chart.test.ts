@@ -545,7 +545,12 @@ describe('the service reads what the chart sets', () => {
     expect(config.feedback).toEqual({
       cache: 20000,
       windowS: 6 * 3600,
-      table: { name: 'mlp-fraud-dev-predictions', flushMs: 200, maxQueued: 50000 },
+      table: {
+        name: 'mlp-fraud-dev-predictions',
+        flushMs: 200,
+        maxQueued: 50000,
+        closeTimeoutMs: 5000,
+      },
     });
     expect(config.capture?.uri).toBe('s3://mlp-fraud-dev-processed/feedback');
     expect(config.emf?.sink).toBe('cloudwatch');
